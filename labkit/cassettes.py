@@ -1,0 +1,173 @@
+"""Recorded model calls: one cassette per notebook, strict replay, scrubbed, with provenance.
+
+vcrpy intercepts the openai SDK's HTTP transport (httpx2). When recording, each response
+is stored with its latency and with only the headers worth keeping; when replaying, a
+request that was never recorded is an error, never a trip to the network.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import copy
+import datetime
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+import httpx2
+import vcr
+from vcr.cassette import Cassette
+from vcr.errors import CannotOverwriteExistingCassetteException, MissingMetadataError
+
+from .config import Config
+
+LATENCY_HEADER = "x-labkit-latency-s"
+# Whitelists, not blacklists: an auth header, cookie or org id we never heard of is dropped too.
+KEPT_REQUEST_HEADERS = {"content-type"}
+KEPT_RESPONSE_HEADERS = {"content-type", LATENCY_HEADER}
+MATCH_ON = ("method", "path", "query", "body")  # not host: a cassette replays under any base URL
+# Recorded in place of the real host, which varies (a local port) or is private (an Azure name).
+RECORDED_HOST = "http://model.invalid"
+
+_request_started: ContextVar[float] = ContextVar("labkit_request_started")
+
+
+class ReplayMissError(RuntimeError):
+    """A request in replay mode that the notebook's cassette has no recording for."""
+
+
+def cassette_path(config: Config, notebook: str) -> Path:
+    return config.cassette_dir / notebook / "calls.yaml"
+
+
+def _scrub_request(request):
+    request = copy.deepcopy(request)
+    for name in list(request.headers):
+        if name.lower() not in KEPT_REQUEST_HEADERS:
+            del request.headers[name]
+    query = f"?{request.parsed_uri.query}" if request.parsed_uri.query else ""
+    request.uri = f"{RECORDED_HOST}{request.path}{query}"
+    return request
+
+
+def _stamp_and_scrub_response(response: dict) -> dict:
+    """Keep the whitelisted headers, and stamp a live response with the time it took.
+
+    vcrpy also passes every loaded recording through this hook: those keep their stamp.
+    """
+    headers = {k: v for k, v in response["headers"].items() if k.lower() in KEPT_RESPONSE_HEADERS}
+    started = _request_started.get(None)
+    if LATENCY_HEADER not in headers and started is not None:
+        headers[LATENCY_HEADER] = [f"{time.perf_counter() - started:.3f}"]
+    return {**response, "headers": headers}
+
+
+def open_cassette(config: Config, notebook: str, labkit_version: str):
+    """Open the notebook's cassette until close_cassette() or the process ends.
+
+    Returns (cassette, context), or (None, None) for a live backend that is not recording.
+    Replay: strict, and every response stays replayable (re-running a cell works).
+    Record (LABKIT_RECORD=1): start from an empty cassette, save it when closed.
+    """
+    if config.live and not config.record:
+        return None, None
+    path = cassette_path(config, notebook)
+    if config.record:
+        path.unlink(missing_ok=True)
+    recorder = vcr.VCR(
+        record_mode="all" if config.record else "none",
+        match_on=MATCH_ON,
+        before_record_request=_scrub_request,
+        before_record_response=_stamp_and_scrub_response,
+        decode_compressed_response=True,
+    )
+    context = recorder.use_cassette(str(path), allow_playback_repeats=True)
+    cassette = context.__enter__()
+    atexit.register(close_cassette, context)  # a kernel that just stops still saves
+    if config.record:
+        cassette.get_metadata("provenance", {
+            "backend": config.backend,
+            "model": config.model,
+            "labkit": labkit_version,
+            "date": datetime.date.today().isoformat(),
+        })
+    return cassette, context
+
+
+def close_cassette(context) -> None:
+    """Stop intercepting requests, and save the cassette if this was a recording."""
+    atexit.unregister(close_cassette)
+    context.__exit__(None, None, None)
+
+
+def provenance(cassette: Cassette) -> dict | None:
+    """Where a replayed cassette's recordings came from (None if it has no such record)."""
+    try:
+        return cassette.get_metadata("provenance", None)
+    except MissingMetadataError:
+        return None
+
+
+def recorded_latency(response: httpx2.Response) -> float:
+    """Seconds the model took for a replayed response; 0 for a live one."""
+    return float(response.headers.get(LATENCY_HEADER, 0))
+
+
+@contextmanager
+def _explained_misses():
+    try:
+        yield
+    except CannotOverwriteExistingCassetteException as miss:
+        raise ReplayMissError(_miss_message(miss)) from None
+
+
+def _miss_message(miss: CannotOverwriteExistingCassetteException) -> str:
+    path = Path(miss.cassette.path)
+    notebook = path.parent.name
+    closest = ""
+    if miss.similar_requests:
+        _, _, failed = miss.similar_requests[0]
+        closest = (" The closest recording differs in: "
+                   + ", ".join(name for name, _ in failed) + ".")
+    body = (miss.failed_request.body or b"")[:300].decode("utf-8", "replace")
+    return (
+        f"No recording for this request in notebook {notebook}'s cassette {path}.{closest}\n"
+        f"Replay only knows the requests recorded for this notebook: a changed prompt or "
+        f"parameter is a new request.\nRequest: {miss.failed_request.method} "
+        f"{miss.failed_request.path} {body}\n"
+        "Two ways on:\n"
+        "  1. Call a live model: set LABKIT_BACKEND=local (the small model on this machine, "
+        "no key) or LABKIT_BACKEND=openai, then restart the kernel.\n"
+        f"  2. Re-record this notebook's cassette from a real model: make cassettes NOTEBOOKS={notebook}"
+    )
+
+
+class PacedTransport(httpx2.HTTPTransport):
+    """Times live requests for the recording; replays recorded latency times `speed`."""
+
+    def __init__(self, speed: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.speed = speed
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        _request_started.set(time.perf_counter())
+        with _explained_misses():
+            response = super().handle_request(request)
+        time.sleep(recorded_latency(response) * self.speed)
+        return response
+
+
+class AsyncPacedTransport(httpx2.AsyncHTTPTransport):
+    """The asyncio twin of PacedTransport: waiting for one reply never blocks the others."""
+
+    def __init__(self, speed: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.speed = speed
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        _request_started.set(time.perf_counter())
+        with _explained_misses():
+            response = await super().handle_async_request(request)
+        await asyncio.sleep(recorded_latency(response) * self.speed)
+        return response
