@@ -65,7 +65,7 @@ def run_notebook(path: Path, inplace: bool = False, show_progress: bool = True) 
         if show_progress:
             print(f"\r  {path.stem}: cell {done}/{code_cells}", end="", flush=True)
 
-    client = NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT_S,
+    client = NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT_S, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=progress)
     started = time.perf_counter()
