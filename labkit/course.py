@@ -65,7 +65,8 @@ def run_notebook(path: Path, inplace: bool = False, show_progress: bool = True) 
         if show_progress:
             print(f"\r  {path.stem}: cell {done}/{code_cells}", end="", flush=True)
 
-    client = NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT_S, record_timing=False,
+    client = NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT_S,
+                            record_timing=False,  # no timestamps in saved notebooks
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=progress)
     started = time.perf_counter()
@@ -80,6 +81,7 @@ def run_notebook(path: Path, inplace: bool = False, show_progress: bool = True) 
     if show_progress:
         print("\r", end="")
     if inplace and not error:
+        notebook.metadata.pop("widgets", None)  # widget state holds random ids: diff noise
         nbformat.write(notebook, path)
     return Result(path.stem, seconds, code_cells, error)
 
