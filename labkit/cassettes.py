@@ -84,7 +84,7 @@ def open_cassette(config: Config, notebook: str, labkit_version: str):
     )
     context = recorder.use_cassette(str(path), allow_playback_repeats=True)
     cassette = context.__enter__()
-    atexit.register(close_cassette, context)  # a kernel that just stops still saves
+    atexit.register(context.__exit__, None, None, None)  # a kernel that just stops still saves
     if config.record:
         cassette.get_metadata("provenance", {
             "backend": config.backend,
@@ -97,7 +97,7 @@ def open_cassette(config: Config, notebook: str, labkit_version: str):
 
 def close_cassette(context) -> None:
     """Stop intercepting requests, and save the cassette if this was a recording."""
-    atexit.unregister(close_cassette)
+    atexit.unregister(context.__exit__)
     context.__exit__(None, None, None)
 
 

@@ -60,7 +60,7 @@ def load(env: dict[str, str] | None = None) -> Config:
             "Use 0 to replay instantly or 1 to wait as long as the recorded model took."
         )
 
-    record = env.get("LABKIT_RECORD", "0") not in ("", "0", "false", "no")
+    record = env.get("LABKIT_RECORD", "0").strip().lower() not in ("", "0", "false", "no", "off")
     if record and backend == "replay":
         raise ConfigError(
             "LABKIT_RECORD=1 records from a live model, but LABKIT_BACKEND is replay. "
@@ -68,10 +68,10 @@ def load(env: dict[str, str] | None = None) -> Config:
         )
 
     port_text = env.get("LABKIT_LOCAL_PORT", "0")
-    if not port_text.isdigit() or int(port_text) > 65535:
+    if not (port_text.isascii() and port_text.isdigit() and int(port_text) <= 65535):
         raise ConfigError(
             f"LABKIT_LOCAL_PORT={port_text!r} is not a port number. Unset it to let the "
-            "local model take a free port, or give a number from 1024 to 65535."
+            "local model take a free port, or give a number from 1 to 65535."
         )
 
     default_model = OPENAI_DEFAULT_MODEL if backend == "openai" else LOCAL_MODEL

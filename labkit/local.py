@@ -62,13 +62,17 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+# Straight to 127.0.0.1: a learner's http_proxy setting must not catch a local request.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def wait_until_healthy(url: str, timeout_s: float) -> None:
     """Poll llama.cpp's /health until it answers 200, or fail after timeout_s."""
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            with _direct.open(f"{url}/health", timeout=2) as answer:
                 if answer.status == 200:
                     return
                 last = f"HTTP {answer.status}"
@@ -78,7 +82,7 @@ def wait_until_healthy(url: str, timeout_s: float) -> None:
             last = str(error)
         time.sleep(0.1)
     raise LocalModelError(
-        f"The local model server at {url} did not become healthy within {timeout_s:.0f} s "
+        f"The local model server at {url} did not become healthy within {timeout_s:g} s "
         f"(last answer: {last}). Check free memory, then restart the kernel."
     )
 

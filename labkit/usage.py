@@ -75,6 +75,7 @@ class Ledger:
             "calls": len(self.records),
             "prompt_tokens": sum(u.prompt_tokens for u in self.records),
             "completion_tokens": sum(u.completion_tokens for u in self.records),
+            "total_tokens": sum(u.total_tokens for u in self.records),
             "latency_s": sum(u.latency_s for u in self.records),
             "cost_usd": sum(u.cost_usd for u in self.records),
         }
