@@ -4,7 +4,9 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 NOTEBOOKS ?=
 
-.PHONY: lab test course cassettes bench clean
+SUBMISSIONS ?=
+
+.PHONY: lab test course cassettes release grade bench clean
 
 # One virtual environment for learning and testing; rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -18,13 +20,23 @@ $(VENV)/.installed: pyproject.toml
 	  @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
 	touch $@
 
+# The grading extra for tests and instructors. nbgrader is used from the command line only:
+# its Lab and server extensions are switched off, so a learner's Lab stays as it was.
+$(VENV)/.grading: $(VENV)/.installed
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,grading]"
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	for extension in formgrader validate_assignment assignment_list course_list; do \
+	  $(BIN)/jupyter server extension disable --sys-prefix \
+	    nbgrader.server_extensions.$$extension >/dev/null 2>&1; done
+	touch $@
+
 # Jupyter refuses root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: $(VENV)/.installed  ## JupyterLab on 127.0.0.1, notebooks/ as its root
 	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: $(VENV)/.installed  ## unit tests, local-model tests and nbval over every notebook
+test: $(VENV)/.grading  ## unit, local-model, grading and browser tests; nbval over every notebook
 	$(BIN)/python -m pytest
 
 course: $(VENV)/.installed  ## run every notebook headless (or NOTEBOOKS="00_setup ...")
@@ -34,8 +46,16 @@ cassettes: $(VENV)/.installed  ## re-record from a live model (LABKIT_BACKEND=lo
 	$(BIN)/python -m labkit.course --record $(NOTEBOOKS)
 	LABKIT_BACKEND=replay LABKIT_RECORD=0 $(BIN)/python -m labkit.course --inplace $(NOTEBOOKS)
 
-bench: $(VENV)/.installed  ## the course's timing figures, as ratios
+release: $(VENV)/.grading  ## release/: student notebooks, solutions and hidden tests removed
+	$(BIN)/python -m labkit.grading.release
+
+grade: $(VENV)/.grading  ## grade SUBMISSIONS=<dir>/<student>/<notebook>.ipynb in a sandbox
+	@test -n "$(SUBMISSIONS)" || { echo "Say which folder: make grade SUBMISSIONS=<dir>"; exit 2; }
+	$(BIN)/python -m labkit.grading.grade $(SUBMISSIONS)
+
+bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/course_time.py
+	$(BIN)/python bench/grade_throughput.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

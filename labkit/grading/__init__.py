@@ -1,0 +1,7 @@
+"""Grading: the student release (`make release`) and sandboxed autograding (`make grade`).
+
+release.py  student notebooks made with nbgrader's own preprocessors
+sandbox.py  run a command isolated: bubblewrap namespaces, rlimits, cgroups, a wall clock
+runner.py   inside the sandbox: execute one assembled notebook, report each cell's outcome
+grade.py    assemble, run and score every submission; grades.csv and feedback files
+"""

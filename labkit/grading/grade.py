@@ -1,0 +1,233 @@
+"""`make grade SUBMISSIONS=<dir>`: grade <dir>/<student>/<notebook>.ipynb for every student.
+
+Every submission is hostile until proven otherwise. Its graded notebook is assembled from the
+instructor's source: only the solution cells come from the submission; checks and hidden
+tests always come from the source. It runs in a sandbox (sandbox.py), and each check scores
+its points or 0, with a line of feedback a learner can act on.
+
+Writes <dir>/grades.csv (student, notebook, check, points, max_points, feedback) and
+<dir>/<student>/<notebook>.feedback.txt.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..course import find_notebooks
+from . import sandbox
+from .release import student_version
+
+FIELDS = ("student", "notebook", "check", "points", "max_points", "feedback")
+SANDBOX_ENV = {  # what the notebook's kernel sees: replay only, every folder private
+    "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student",
+    "LABKIT_BACKEND": "replay", "LABKIT_REPLAY_SPEED": "0", "MPLCONFIGDIR": "/tmp/matplotlib",
+    "IPYTHONDIR": "/tmp/ipython", "JUPYTER_CONFIG_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter",
+    "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "JUPYTER_PLATFORM_DIRS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1",
+}
+
+
+@dataclass
+class Check:
+    student: str
+    notebook: str
+    check: str
+    points: float
+    max_points: float
+    feedback: str
+
+
+def _nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _stub_sources(source: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> the cell's source as released: a solution's stub, a check without hidden tests."""
+    return {_nbgrader(c)["grade_id"]: c.source for c in student_version(source).cells
+            if _nbgrader(c).get("grade_id")}
+
+
+def assemble(source, submission) -> tuple[nbformat.NotebookNode, dict[str, list[str]], set[str]]:
+    """The notebook to run, notes per check, and the checks whose solutions were attempted.
+
+    Source order and source cells throughout; a solution cell's code is the submission's.
+    """
+    released = _stub_sources(source)
+    submitted = {_nbgrader(c).get("grade_id"): c for c in submission.cells if _nbgrader(c).get("grade_id")}
+    notebook = nbformat.from_dict(source)
+    notes: dict[str, list[str]] = {}
+    attempted: set[str] = set()
+    solutions_changed = False  # since the last graded cell
+    for cell in notebook.cells:
+        meta = _nbgrader(cell)
+        grade_id = meta.get("grade_id")
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        if meta.get("solution"):
+            theirs = submitted.get(grade_id)
+            cell.source = theirs.source if theirs is not None else released[grade_id]
+            solutions_changed |= cell.source != released[grade_id]
+        elif meta.get("grade"):
+            theirs = submitted.get(grade_id)
+            if theirs is None:
+                notes.setdefault(grade_id, []).append(
+                    "this check's cell was missing from your notebook; the course's copy was run")
+            elif theirs.source != released[grade_id]:
+                notes.setdefault(grade_id, []).append(
+                    "you changed this check's cell; the course's copy was run instead")
+            if solutions_changed:
+                attempted.add(grade_id)
+            solutions_changed = False
+    return notebook, notes, attempted
+
+
+def _short(error: str) -> str:
+    """An error's first line, as short as a line of feedback should be."""
+    line = error.strip().splitlines()[0].rstrip(": ") if error.strip() else "an error"
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _feedback(cell_index, report, outcome, limits, solution_errors) -> tuple[bool, str]:
+    """(passed, feedback) for one graded cell, from the sandbox's report."""
+    died_at = report.get("kernel_died_at")
+    if died_at is not None and died_at <= cell_index:
+        return False, ("not run: the notebook's kernel died before this check (your code "
+                       "stopped its own process, or used more memory than allowed)")
+    result = report.get("cells", {}).get(str(cell_index))
+    if result is None:
+        why = (f"the notebook ran past the {limits.wall_s:g} s limit (an endless loop?)"
+               if outcome.timed_out else "the notebook stopped before this check")
+        return False, f"not run: {why}"
+    replaced = report.get("replaced", {}).get(str(cell_index))
+    if replaced:
+        return False, (f"your code replaced {', '.join(replaced)}: the checks are not yours to "
+                       "change, so this check scores 0 (the original was run)")
+    if result["status"] == "ok":
+        return True, "passed"
+    if result["status"] == "timeout":
+        return False, f"stopped after {limits.cell_s:g} s: does your code loop forever?"
+    said = result["error"]
+    if said.startswith("CheckFailed: "):  # the check's own words are the feedback
+        said = said[len("CheckFailed: "):]
+    else:
+        said = _short(said)
+    if solution_errors:
+        return False, f"your code gave {solution_errors[-1]}; then the check said: {said}"
+    return False, said
+
+
+def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> list[Check]:
+    """Run one submission in a sandbox and score each of its checks."""
+    graded = [(i, c) for i, c in enumerate(source.cells) if _nbgrader(c).get("grade")]
+
+    def every_check(feedback: str, points=lambda cell: 0) -> list[Check]:
+        return [Check(student, path.stem, _nbgrader(c)["grade_id"], points(c),
+                      _nbgrader(c)["points"], feedback) for _, c in graded]
+
+    try:
+        submission = nbformat.read(path, as_version=4)
+    except Exception as error:  # any unreadable file: this student's problem only
+        return every_check(f"your file is not a notebook that can be read ({type(error).__name__}); "
+                           "submit the .ipynb saved by Jupyter")
+    notebook, notes, attempted = assemble(source, submission)
+    with tempfile.TemporaryDirectory(prefix="labkit-grade-") as folder:
+        workdir = Path(folder) / "work"
+        shutil.copytree(path.parent, workdir)  # a private working copy of this student's files
+        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": [i for i, _ in graded]}
+        outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
+                              json.dumps(job), limits, SANDBOX_ENV)
+    try:
+        report = json.loads(outcome.stdout)
+    except ValueError:
+        report = {"cells": {}}
+    checks, solution_errors = [], []
+    for index, cell in enumerate(notebook.cells):
+        meta = _nbgrader(cell)
+        result = report.get("cells", {}).get(str(index))
+        if meta.get("solution") and result and result["status"] == "timeout":
+            solution_errors.append(f"nothing in time and was stopped after {limits.cell_s:g} s "
+                                   "(an endless loop?)")
+        elif meta.get("solution") and result and result["status"] == "error":
+            solution_errors.append(_short(result["error"]))
+        if not meta.get("grade"):
+            continue
+        grade_id = meta["grade_id"]
+        if grade_id not in attempted:
+            passed, feedback = False, ("not attempted: write your solution where the notebook "
+                                       "says YOUR CODE HERE, then run the check cell")
+        else:
+            passed, feedback = _feedback(index, report, outcome, limits, solution_errors)
+        feedback = "; ".join([feedback, *notes.get(grade_id, [])])
+        checks.append(Check(student, path.stem, grade_id, meta["points"] if passed else 0,
+                            meta["points"], feedback))
+        solution_errors = []
+    return checks
+
+
+def write_feedback(folder: Path, notebook: str, checks: list[Check]) -> None:
+    total = sum(c.points for c in checks)
+    most = sum(c.max_points for c in checks)
+    lines = [f"{notebook}: {total:g} of {most:g} points", ""]
+    lines += [f"- {c.check}: {c.points:g}/{c.max_points:g}. {c.feedback}" for c in checks]
+    (folder / f"{notebook}.feedback.txt").write_text("\n".join(lines) + "\n")
+
+
+def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
+              notebooks: list[Path] | None = None) -> list[Check]:
+    """Grade every student folder in `submissions`; write grades.csv and feedback files."""
+    sandbox.require_bubblewrap()
+    sources = {p.stem: nbformat.read(p, as_version=4) for p in notebooks or find_notebooks([])}
+    sources = {stem: nb for stem, nb in sources.items()
+               if any(_nbgrader(c).get("grade") for c in nb.cells)}
+    students = sorted(p for p in submissions.iterdir() if p.is_dir())
+    jobs = [(student, stem) for student in students for stem in sources]
+    rows: list[Check] = []
+    for number, (student, stem) in enumerate(jobs, start=1):
+        path = student / f"{stem}.ipynb"
+        started = time.perf_counter()
+        if path.exists():
+            checks = grade_notebook(student.name, path, sources[stem], limits)
+        else:
+            checks = [Check(student.name, stem, _nbgrader(c)["grade_id"], 0, _nbgrader(c)["points"],
+                            f"not submitted: no {stem}.ipynb in your folder")
+                      for c in sources[stem].cells if _nbgrader(c).get("grade")]
+        write_feedback(student, stem, checks)
+        rows += checks
+        print(f"[{number}/{len(jobs)}] {student.name}/{stem}: "
+              f"{sum(c.points for c in checks):g}/{sum(c.max_points for c in checks):g} points "
+              f"({time.perf_counter() - started:.1f} s)", flush=True)
+    with open(submissions / "grades.csv", "w", newline="") as table:
+        writer = csv.writer(table)
+        writer.writerow(FIELDS)
+        writer.writerows([getattr(row, field) for field in FIELDS] for row in rows)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="a folder with one folder per student")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder: give the folder of student folders, "
+                     "e.g. make grade SUBMISSIONS=submissions/")
+    try:
+        rows = grade_all(args.submissions)
+    except sandbox.SandboxUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"Wrote {args.submissions / 'grades.csv'} ({len(rows)} rows) and a feedback file "
+          "per student and notebook.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
