@@ -98,7 +98,12 @@ def graded(tmp_path_factory, listener):
                     "raise RuntimeError(f'blocked: {blocked}')"),
         "write-outside": (f"open({str(REPO_ROOT / 'labkit' / 'planted.py')!r}, 'w')\n"
                           f"open({str(outside)!r}, 'w')"),
-        "read-other": f"print(open({str(tmp_path / 'subs' / 'zz-correct' / '00_setup.ipynb')!r}).read())",
+        "read-other": ("read = 0\n"
+                       "for path in ['linked.ipynb', "
+                       f"{str(tmp_path / 'subs' / 'zz-correct' / '00_setup.ipynb')!r}]:\n"
+                       "    try:\n        read += len(open(path).read()) > 0\n"
+                       "    except OSError:\n        pass\n"
+                       "raise RuntimeError(f'read {read} other files')"),
         "patch-checks": ("import labkit.checks\n"
                          "labkit.checks.check_triage_validator = lambda *args, **kwargs: print('✓')\n"
                          "def check_triage(answer):\n    return []"),
@@ -114,6 +119,7 @@ def graded(tmp_path_factory, listener):
     for student, notebook in notebooks.items():
         (subs / student).mkdir(parents=True)
         nbformat.write(notebook, subs / student / "00_setup.ipynb")
+    (subs / "read-other" / "linked.ipynb").symlink_to(subs / "zz-correct" / "00_setup.ipynb")
     (subs / "garbage").mkdir()
     (subs / "garbage" / "00_setup.ipynb").write_text("{ this is not json")
 
@@ -158,7 +164,7 @@ def test_partial_submission_gets_partial_marks(graded):
     ("fork-bomb", ""),
     ("network", "blocked: ['gaierror', 'ConnectionRefusedError']"),
     ("write-outside", "Read-only file system"),
-    ("read-other", "FileNotFoundError"),
+    ("read-other", "read 0 other files"),
     ("patch-checks", "replaced labkit.checks.check_triage_validator"),
     ("exit", "SystemExit"),
     ("kill-kernel", "kernel died"),

@@ -141,7 +141,9 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
     notebook, notes, attempted = assemble(source, submission)
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as folder:
         workdir = Path(folder) / "work"
-        shutil.copytree(path.parent, workdir)  # a private working copy of this student's files
+        # A private working copy of this student's files. Links stay links: copied as
+        # content, a link to another student's folder would carry their work inside.
+        shutil.copytree(path.parent, workdir, symlinks=True)
         job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": [i for i, _ in graded]}
         outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
                               json.dumps(job), limits, SANDBOX_ENV)
@@ -149,6 +151,10 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
         report = json.loads(outcome.stdout)
     except ValueError:
         report = {"cells": {}}
+        if not outcome.timed_out:  # the instructor must hear of it: maybe the sandbox is broken
+            said = outcome.stderr.strip().splitlines()[-3:] or ["(nothing)"]
+            print(f"  warning: {student}/{path.name} gave no report; the sandbox said: "
+                  + " | ".join(said), file=sys.stderr)
     checks, solution_errors = [], []
     for index, cell in enumerate(notebook.cells):
         meta = _nbgrader(cell)

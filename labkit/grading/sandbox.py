@@ -71,11 +71,13 @@ def _read_only_paths() -> list[Path]:
 
 def bwrap_command(workdir: Path, command: list[str], env: dict[str, str]) -> list[str]:
     args = [require_bubblewrap(), "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--clearenv"]
+            "--cap-drop", "ALL", "--clearenv",
+            # Mounts apply in order: the empty /tmp first, so that a venv or repo that lives
+            # under /tmp (a CI clone) is bound on top of it, not hidden by it.
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-             "--bind", str(workdir), "/home/student", "--chdir", "/home/student"]
+    args += ["--bind", str(workdir), "/home/student", "--chdir", "/home/student"]
     for name, value in env.items():
         args += ["--setenv", name, value]
     return args + ["--", *command]
