@@ -57,16 +57,15 @@ class Session:
             _current = None
 
     def describe(self) -> str:
+        """One line: which labkit, notebook, backend and model, and where answers come from."""
         if self.cassette is None:
-            return (f"labkit {__version__} | notebook {self.notebook} | backend {self.config.backend} "
-                    f"| model {self.model} | live, not recorded ({self.base_url})")
-        path = Path(self.cassette.path)
-        if path.is_relative_to(config.REPO_ROOT):
-            path = path.relative_to(config.REPO_ROOT)
-        if self.config.record:
-            source = f"recording to {path}"
+            source = f"live, not recorded ({self.base_url or 'the OpenAI API'})"
         else:
-            source = f"replaying {len(self.cassette)} recorded calls from {path}"
+            path = Path(self.cassette.path)
+            if path.is_relative_to(config.REPO_ROOT):
+                path = path.relative_to(config.REPO_ROOT)
+            source = (f"recording to {path}" if self.config.record
+                      else f"replaying {len(self.cassette)} recorded calls from {path}")
         return (f"labkit {__version__} | notebook {self.notebook} | backend {self.config.backend} "
                 f"| model {self.model} | {source}")
 
