@@ -53,9 +53,12 @@ def _error_of(cell) -> str | None:
 
 
 def _replaced_by(guard_cell) -> list[str]:
+    # One print can arrive as several stream messages: join them before reading.
+    printed = "".join(o.get("text", "") for o in guard_cell.outputs
+                      if o.get("output_type") == "stream" and o.get("name") == "stdout")
     try:
-        return json.loads(guard_cell.outputs[-1]["text"])
-    except (IndexError, KeyError, ValueError):
+        return json.loads(printed)
+    except ValueError:
         return ["the grader's guard (builtins were changed)"]
 
 

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,44 +85,59 @@ def bwrap_command(workdir: Path, command: list[str], env: dict[str, str]) -> lis
 
 
 class _Cgroups:
-    """A pids and memory cgroup per sandbox, when this process may make them (root)."""
+    """A pids and a memory cgroup for one sandbox, when this process may make them (root).
+
+    They are made inside this process's own cgroups, so whatever limits already hold for the
+    grader (a container's memory, say) hold for the sandbox too. cgroup v1 has a folder per
+    controller; v2 has one folder for both.
+    """
 
     def __init__(self, limits: Limits) -> None:
-        self.dirs: list[Path] = []
-        self.limits_processes = False
         name = f"labkit-grade-{uuid.uuid4().hex[:8]}"
         v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
-        settings = ({"pids": ("pids.max", limits.processes), "memory": ("memory.max", limits.memory_mb << 20)}
-                    if v2 else
-                    {"pids": ("pids.max", limits.processes),
-                     "memory": ("memory.limit_in_bytes", limits.memory_mb << 20)})
-        for controller, (setting, value) in settings.items():
-            folder = (CGROUP_ROOT / name) if v2 else (CGROUP_ROOT / controller / name)
+        wanted = {"pids": ("pids.max", limits.processes),
+                  "memory": ("memory.max" if v2 else "memory.limit_in_bytes", limits.memory_mb << 20)}
+        self.dirs: list[Path] = []
+        self.limits_processes = False
+        for controller, (setting, value) in wanted.items():
+            folder = _own_cgroup(controller, v2) / name
             try:
-                folder.mkdir()
+                folder.mkdir(exist_ok=True)
                 (folder / setting).write_text(str(value))
             except OSError:
                 continue  # not root, or no such controller: the rlimits still hold
-            self.dirs.append(folder)
+            if folder not in self.dirs:
+                self.dirs.append(folder)
             self.limits_processes |= controller == "pids"
-            if v2:
-                break  # one v2 folder holds both settings
 
     def join(self) -> None:
         for folder in self.dirs:
             (folder / "cgroup.procs").write_text(str(os.getpid()))
 
     def remove(self) -> None:
+        """Kill what is left inside, wait until it has gone, then remove the folders."""
+        deadline = time.monotonic() + 10
         for folder in self.dirs:
-            for pid in (folder / "cgroup.procs").read_text().split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            while (pids := (folder / "cgroup.procs").read_text().split()) and time.monotonic() < deadline:
+                for pid in pids:
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.05)
             try:
                 folder.rmdir()
-            except OSError:
-                pass  # still emptying: the kernel removes nothing we could wait for here
+            except OSError as error:
+                print(f"  warning: could not remove {folder}: {error}", file=sys.stderr)
+
+
+def _own_cgroup(controller: str, v2: bool) -> Path:
+    """The folder of this process's cgroup for `controller`, from /proc/self/cgroup."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (v2 and controllers == "") or (not v2 and controller in controllers.split(",")):
+            return CGROUP_ROOT / ("" if v2 else controller) / path.lstrip("/")
+    return CGROUP_ROOT / ("" if v2 else controller)
 
 
 def _tasks_of_this_user() -> int:
