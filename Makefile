@@ -6,14 +6,16 @@ NOTEBOOKS ?=
 
 SUBMISSIONS ?=
 
-.PHONY: lab test course cassettes release grade bench clean
+.PHONY: lab test course cassettes release grade bench constraints clean
 
-# One virtual environment for learning and testing; rebuilt when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# One virtual environment for learning and testing; rebuilt when the package list changes.
+# constraints.txt pins every package to the version the notebooks' saved outputs were made
+# with (nbval compares them exactly): a new release elsewhere cannot change a lesson.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	@# uv installs the course in seconds where pip takes most of a minute (bench/course_time.py).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m labkit.local --install
 	@# No "Jupyter news" pop-up in a learner's Lab.
 	$(BIN)/jupyter labextension disable --level=sys_prefix \
@@ -23,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 # The grading extra for tests and instructors. nbgrader is used from the command line only:
 # its Lab and server extensions are switched off, so a learner's Lab stays as it was.
 $(VENV)/.grading: $(VENV)/.installed
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,grading]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev,grading]"
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	for extension in formgrader validate_assignment assignment_list course_list; do \
 	  $(BIN)/jupyter server extension disable --sys-prefix \
@@ -56,6 +58,9 @@ grade: $(VENV)/.grading  ## grade SUBMISSIONS=<dir>/<student>/<notebook>.ipynb i
 bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/course_time.py
 	$(BIN)/python bench/grade_throughput.py
+
+constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
+	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info
