@@ -125,26 +125,28 @@ def _feedback(cell_index, report, outcome, limits, solution_errors) -> tuple[boo
     return False, said
 
 
+def zero_for_every_check(student: str, notebook: str, source, feedback: str) -> list[Check]:
+    """0 points, and the same feedback, for each check of a notebook that could not be run."""
+    return [Check(student, notebook, _nbgrader(c)["grade_id"], 0, _nbgrader(c)["points"], feedback)
+            for c in source.cells if _nbgrader(c).get("grade")]
+
+
 def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> list[Check]:
     """Run one submission in a sandbox and score each of its checks."""
-    graded = [(i, c) for i, c in enumerate(source.cells) if _nbgrader(c).get("grade")]
-
-    def every_check(feedback: str, points=lambda cell: 0) -> list[Check]:
-        return [Check(student, path.stem, _nbgrader(c)["grade_id"], points(c),
-                      _nbgrader(c)["points"], feedback) for _, c in graded]
-
     try:
         submission = nbformat.read(path, as_version=4)
     except Exception as error:  # any unreadable file: this student's problem only
-        return every_check(f"your file is not a notebook that can be read ({type(error).__name__}); "
-                           "submit the .ipynb saved by Jupyter")
+        return zero_for_every_check(student, path.stem, source,
+                                    f"your file is not a notebook that can be read "
+                                    f"({type(error).__name__}); submit the .ipynb saved by Jupyter")
     notebook, notes, attempted = assemble(source, submission)
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as folder:
         workdir = Path(folder) / "work"
         # A private working copy of this student's files. Links stay links: copied as
         # content, a link to another student's folder would carry their work inside.
         shutil.copytree(path.parent, workdir, symlinks=True)
-        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": [i for i, _ in graded]}
+        graded = [i for i, cell in enumerate(notebook.cells) if _nbgrader(cell).get("grade")]
+        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": graded}
         outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
                               json.dumps(job), limits, SANDBOX_ENV)
     try:
@@ -203,9 +205,8 @@ def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
         if path.exists():
             checks = grade_notebook(student.name, path, sources[stem], limits)
         else:
-            checks = [Check(student.name, stem, _nbgrader(c)["grade_id"], 0, _nbgrader(c)["points"],
-                            f"not submitted: no {stem}.ipynb in your folder")
-                      for c in sources[stem].cells if _nbgrader(c).get("grade")]
+            checks = zero_for_every_check(student.name, stem, sources[stem],
+                                          f"not submitted: no {stem}.ipynb in your folder")
         write_feedback(student, stem, checks)
         rows += checks
         print(f"[{number}/{len(jobs)}] {student.name}/{stem}: "
