@@ -74,6 +74,7 @@ def open_cassette(config: Config, notebook: str, labkit_version: str):
         return None, None
     path = cassette_path(config, notebook)
     if config.record:
+        # From nothing: loading the old file would keep its provenance (vcrpy cannot replace it).
         path.unlink(missing_ok=True)
     recorder = vcr.VCR(
         record_mode="all" if config.record else "none",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 from ..course import find_notebooks
 from . import sandbox
@@ -68,15 +69,14 @@ def assemble(source, submission) -> tuple[nbformat.NotebookNode, dict[str, list[
     attempted: set[str] = set()
     solutions_changed = False  # since the last graded cell
     for cell in notebook.cells:
-        meta = _nbgrader(cell)
-        grade_id = meta.get("grade_id")
+        grade_id = _nbgrader(cell).get("grade_id")
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        if meta.get("solution"):
+        if is_solution(cell):
             theirs = submitted.get(grade_id)
             cell.source = theirs.source if theirs is not None else released[grade_id]
             solutions_changed |= cell.source != released[grade_id]
-        elif meta.get("grade"):
+        elif is_grade(cell):
             theirs = submitted.get(grade_id)
             if theirs is None:
                 notes.setdefault(grade_id, []).append(
@@ -128,7 +128,7 @@ def _feedback(cell_index, report, outcome, limits, solution_errors) -> tuple[boo
 def zero_for_every_check(student: str, notebook: str, source, feedback: str) -> list[Check]:
     """0 points, and the same feedback, for each check of a notebook that could not be run."""
     return [Check(student, notebook, _nbgrader(c)["grade_id"], 0, _nbgrader(c)["points"], feedback)
-            for c in source.cells if _nbgrader(c).get("grade")]
+            for c in source.cells if is_grade(c)]
 
 
 def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> list[Check]:
@@ -145,7 +145,7 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
         # A private working copy of this student's files. Links stay links: copied as
         # content, a link to another student's folder would carry their work inside.
         shutil.copytree(path.parent, workdir, symlinks=True)
-        graded = [i for i, cell in enumerate(notebook.cells) if _nbgrader(cell).get("grade")]
+        graded = [i for i, cell in enumerate(notebook.cells) if is_grade(cell)]
         job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": graded}
         outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
                               json.dumps(job), limits, SANDBOX_ENV)
@@ -161,12 +161,12 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
     for index, cell in enumerate(notebook.cells):
         meta = _nbgrader(cell)
         result = report.get("cells", {}).get(str(index))
-        if meta.get("solution") and result and result["status"] == "timeout":
+        if is_solution(cell) and result and result["status"] == "timeout":
             solution_errors.append(f"nothing in time and was stopped after {limits.cell_s:g} s "
                                    "(an endless loop?)")
-        elif meta.get("solution") and result and result["status"] == "error":
+        elif is_solution(cell) and result and result["status"] == "error":
             solution_errors.append(_short(result["error"]))
-        if not meta.get("grade"):
+        if not is_grade(cell):
             continue
         grade_id = meta["grade_id"]
         if grade_id not in attempted:
@@ -195,7 +195,7 @@ def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
     sandbox.require_bubblewrap()
     sources = {p.stem: nbformat.read(p, as_version=4) for p in notebooks or find_notebooks([])}
     sources = {stem: nb for stem, nb in sources.items()
-               if any(_nbgrader(c).get("grade") for c in nb.cells)}
+               if any(is_grade(c) for c in nb.cells)}
     students = sorted(p for p in submissions.iterdir() if p.is_dir())
     jobs = [(student, stem) for student in students for stem in sources]
     rows: list[Check] = []

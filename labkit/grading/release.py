@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions, LockCells
+from nbgrader.utils import is_grade
 
 from ..config import REPO_ROOT
 from ..course import find_notebooks
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in find_notebooks([]):
         notebook = nbformat.read(path, as_version=4)
         nbformat.write(student_version(notebook), args.out / path.name)
-        graded = sum(bool(c.metadata.get("nbgrader", {}).get("grade")) for c in notebook.cells)
+        graded = sum(is_grade(c) for c in notebook.cells)
         print(f"{args.out / path.name}: {graded} graded check(s)")
 
 
