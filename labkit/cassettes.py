@@ -10,6 +10,7 @@ import asyncio
 import atexit
 import copy
 import datetime
+import functools
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,7 +19,8 @@ from pathlib import Path
 import httpx2
 import vcr
 from vcr.cassette import Cassette
-from vcr.errors import CannotOverwriteExistingCassetteException, MissingMetadataError
+from vcr.errors import (CannotOverwriteExistingCassetteException, MissingMetadataError,
+                        UnhandledHTTPRequestError)
 
 from .config import Config
 
@@ -31,6 +33,25 @@ MATCH_ON = ("method", "path", "query", "body")  # not host: a cassette replays u
 RECORDED_HOST = "http://model.invalid"
 
 _request_started: ContextVar[float] = ContextVar("labkit_request_started")
+
+
+class InOrderCassette(Cassette):
+    """Replays identical requests in the order they were recorded.
+
+    A notebook may ask the same question several times (once one by one, once concurrently):
+    each ask gets its own recording, with its own latency. Only when all of them have been
+    played (a learner re-running a cell) does a recording play again.
+    """
+
+    def play_response(self, request):
+        self.allow_playback_repeats = False
+        try:
+            return super().play_response(request)
+        except UnhandledHTTPRequestError:
+            self.allow_playback_repeats = True
+            return super().play_response(request)
+        finally:
+            self.allow_playback_repeats = True
 
 
 class ReplayMissError(RuntimeError):
@@ -83,7 +104,8 @@ def open_cassette(config: Config, notebook: str, labkit_version: str):
         before_record_response=_stamp_and_scrub_response,
         decode_compressed_response=True,
     )
-    context = recorder.use_cassette(str(path), allow_playback_repeats=True)
+    context = InOrderCassette.use_arg_getter(functools.partial(
+        recorder.get_merged_config, path=str(path), allow_playback_repeats=True))
     cassette = context.__enter__()
     atexit.register(context.__exit__, None, None, None)  # a kernel that just stops still saves
     if config.record:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from openai.types.chat import ChatCompletion
 
-from . import cassettes, session, usage
+from . import cassettes, session, trace, usage
 
 SEED = 1234  # with temperature 0, the same request gets the same answer
 ledger = usage.Ledger()
@@ -76,6 +76,12 @@ def _reply(raw, agent: str, started: float, current) -> Reply:
                  tool_calls=list(choice.message.tool_calls or []), completion=completion)
 
 
+def _traced(reply: Reply, span) -> Reply:
+    if span is not None:
+        span.attrs.update(tokens=reply.usage.total_tokens, model_latency_s=reply.usage.latency_s)
+    return reply
+
+
 def chat(messages, *, agent: str = "assistant", system: str | None = None,
          schema: dict | None = None, tools: list | None = None, max_tokens: int = 200,
          temperature: float = 0.0, client=None) -> Reply:
@@ -86,9 +92,10 @@ def chat(messages, *, agent: str = "assistant", system: str | None = None,
     """
     current = session.current()
     request = _request(messages, system, schema, tools, max_tokens, temperature, current)
-    started = time.perf_counter()
-    raw = (client or current.client).chat.completions.with_raw_response.create(**request)
-    return _reply(raw, agent, started, current)
+    with trace.span("llm", agent=agent, kind="llm") as span:
+        started = time.perf_counter()
+        raw = (client or current.client).chat.completions.with_raw_response.create(**request)
+        return _traced(_reply(raw, agent, started, current), span)
 
 
 async def achat(messages, *, agent: str = "assistant", system: str | None = None,
@@ -97,8 +104,9 @@ async def achat(messages, *, agent: str = "assistant", system: str | None = None
     """chat() for asyncio: await several at once with asyncio.gather."""
     current = session.current()
     request = _request(messages, system, schema, tools, max_tokens, temperature, current)
-    started = time.perf_counter()
-    raw = (client or current.async_client).chat.completions.with_raw_response.create(**request)
-    if inspect.isawaitable(raw):  # the SDK's async client; a scripted model answers at once
-        raw = await raw
-    return _reply(raw, agent, started, current)
+    with trace.span("llm", agent=agent, kind="llm") as span:
+        started = time.perf_counter()
+        raw = (client or current.async_client).chat.completions.with_raw_response.create(**request)
+        if inspect.isawaitable(raw):  # the SDK's async client; a scripted model answers at once
+            raw = await raw
+        return _traced(_reply(raw, agent, started, current), span)

@@ -1,6 +1,7 @@
 """A notebook's session: checks the labkit version, opens its cassette, makes its clients."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,16 +29,39 @@ class Session:
     base_url: str | None = field(default=None, repr=False)
 
     @cached_property
+    def transports(self) -> tuple[cassettes.PacedTransport, cassettes.AsyncPacedTransport]:
+        return (cassettes.PacedTransport(speed=self.config.replay_speed),
+                cassettes.AsyncPacedTransport(speed=self.config.replay_speed))
+
+    @cached_property
     def client(self) -> openai.OpenAI:
-        transport = cassettes.PacedTransport(speed=self.config.replay_speed)
-        return openai.OpenAI(http_client=openai.DefaultHttpxClient(transport=transport),
+        return openai.OpenAI(http_client=openai.DefaultHttpxClient(transport=self.transports[0]),
                              **self._client_options())
 
     @cached_property
     def async_client(self) -> openai.AsyncOpenAI:
-        transport = cassettes.AsyncPacedTransport(speed=self.config.replay_speed)
-        return openai.AsyncOpenAI(http_client=openai.DefaultAsyncHttpxClient(transport=transport),
-                                  **self._client_options())
+        return openai.AsyncOpenAI(
+            http_client=openai.DefaultAsyncHttpxClient(transport=self.transports[1]),
+            **self._client_options())
+
+    @contextmanager
+    def replay_speed(self, speed: float):
+        """Inside the block, replayed answers take `speed` times their recorded latency.
+
+        1 replays the time the model really took, so timing lessons show real effects
+        offline; 0 answers at once. Live backends take the time they take.
+        """
+        if not 0 <= speed <= 100:
+            raise ValueError(f"replay_speed({speed!r}): use a number from 0 (instant) to 100; "
+                             "1 replays the recorded latency.")
+        before = [transport.speed for transport in self.transports]
+        for transport in self.transports:
+            transport.speed = speed
+        try:
+            yield
+        finally:
+            for transport, speed_before in zip(self.transports, before):
+                transport.speed = speed_before
 
     def _client_options(self) -> dict:
         return {

@@ -272,6 +272,47 @@ def test_replay_speed_zero_answers_at_once(recording, monkeypatch):
     assert waited < reply.usage.latency_s
 
 
+def test_identical_requests_replay_in_recorded_order_then_repeat(monkeypatch, tmp_path,
+                                                                  fake_server):
+    """The same question asked twice keeps each recording's latency (once fast, once slow);
+    a third ask, as when a learner re-runs a cell, replays a recording again."""
+    use_recording_backend(monkeypatch, fake_server.base_url, tmp_path)
+    labkit.setup("rec", labkit.__version__)
+    for delay_s in (0.0, 0.4):
+        fake_server.delay_s = delay_s
+        labkit.chat("Same question")
+    labkit.session.current().close()
+    use_replay_backend(monkeypatch)
+    labkit.setup("rec", labkit.__version__)
+
+    fast, slow, again = (labkit.chat("Same question").usage.latency_s for _ in range(3))
+
+    assert fast < 0.4 <= slow
+    assert again == fast
+
+
+@pytest.mark.parametrize("fake_server", [0.5], indirect=True)
+def test_replay_speed_can_be_changed_for_a_block(recording, monkeypatch):
+    use_replay_backend(monkeypatch, speed="0")
+    lab = labkit.setup("rec", labkit.__version__)
+
+    with lab.replay_speed(1):
+        started = time.perf_counter()
+        labkit.chat("What is a message bus?")
+        paced = time.perf_counter() - started
+    started = time.perf_counter()
+    labkit.chat("What is a message bus?")
+    after = time.perf_counter() - started
+
+    assert paced >= 0.5 > after
+
+
+def test_replay_speed_out_of_range_says_what_works(unit_session):
+    with pytest.raises(ValueError, match="from 0"):
+        with unit_session.replay_speed(-1):
+            pass
+
+
 # The scrubbing hooks on their own
 
 def test_request_scrub_keeps_content_type_and_drops_everything_else():

@@ -3,7 +3,8 @@ names the case and the fix."""
 import pytest
 
 import labkit
-from labkit.checks import CheckFailed, check_cost_on, check_triage_validator
+from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check_severity_filter,
+                           check_stop_reason, check_triage_validator)
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
                 "component": ["auth", "payments", "search", "ui"]}
@@ -64,3 +65,86 @@ def test_cost_check_passes_the_reference(capsys):
 def test_cost_check_fails_wrong_answers_with_actionable_feedback(wrong):
     with pytest.raises(CheckFailed, match="labkit.usage.cost"):
         check_cost_on(wrong)
+
+
+# Notebook 01 ---------------------------------------------------------------------------------
+
+ORDER = ["low", "medium", "high", "critical"]
+
+
+def reference_severity_at_least(level):
+    def accept(message):
+        severity = message.content.get("severity") if isinstance(message.content, dict) else None
+        return severity in ORDER and ORDER.index(severity) >= ORDER.index(level)
+    return accept
+
+
+def test_severity_filter_check_passes_the_reference(capsys):
+    check_severity_filter(reference_severity_at_least, extra_cases=[("medium", "Low", False)])
+    assert "all 9 cases right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda level: lambda m: True, "should be skipped"),                                # no filter
+    (lambda level: lambda m: m.content["severity"] == level, "critical.*should be delivered"),  # exact
+    (lambda level: lambda m: ORDER.index(m.content["severity"]) >= ORDER.index(level),
+     "raised KeyError"),                                                                # crashes
+    (lambda level: ORDER.index(level), "return a function"),                            # not a filter
+])
+def test_severity_filter_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        check_severity_filter(wrong)
+
+
+def reference_choose_within_budget(bids, budget):
+    affordable = [bid for bid in bids if bid.cost <= budget]
+    return min(affordable, key=lambda b: (-b.confidence, b.cost, b.agent)) if affordable else None
+
+
+def test_budget_award_check_passes_the_reference(capsys):
+    check_budget_award(reference_choose_within_budget)
+    assert "all 6 cases right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda bids, budget: max(bids, key=lambda b: b.confidence, default=None), "you chose 'ana'"),
+    (lambda bids, budget: next((b for b in bids if b.cost < budget), None), "you chose"),
+    (lambda bids, budget: max((b for b in bids if b.cost <= budget),            # order-dependent tie
+                              key=lambda b: b.confidence, default=None), "order bids arrive"),
+    (lambda bids, budget: "ana", "return the winning Bid"),
+])
+def test_budget_award_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        check_budget_award(wrong)
+
+
+def reference_stop_reason(history, max_rounds):
+    if not history:
+        return None
+    last, approved = history[-1]
+    if approved:
+        return "approved"
+    if any(draft == last for draft, _ in history[:-1]):
+        return "repeated draft"
+    return "round limit" if len(history) >= max_rounds else None
+
+
+def test_stop_reason_check_passes_the_reference(capsys):
+    check_stop_reason(reference_stop_reason)
+    assert "all 7 cases right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda history, max_rounds: None, "expected 'approved'"),                    # never stops
+    (lambda history, max_rounds: "round limit" if len(history) >= max_rounds else None,
+     "expected 'approved'"),                                                      # rounds only
+    (lambda history, max_rounds: reference_stop_reason(history, max_rounds)      # misses cycles
+     if reference_stop_reason(history, max_rounds) != "repeated draft" else None,
+     "going round in circles"),
+    (lambda history, max_rounds: None if not history else                        # wrong order
+     "round limit" if len(history) >= max_rounds else reference_stop_reason(history, max_rounds),
+     "Check in this order"),
+])
+def test_stop_reason_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        check_stop_reason(wrong)

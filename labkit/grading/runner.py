@@ -25,9 +25,10 @@ PR_SET_DUMPABLE = 4
 GUARD = '''
 def __labkit_grading_guard():
     import importlib, json, sys
-    names = ("labkit.usage", "labkit.checks")
+    # The checks and the modules they build their cases from, dependencies first.
+    names = ("labkit.usage", "labkit.bus", "labkit.coordination", "labkit.checks")
     stale = {name: sys.modules.pop(name, None) for name in names}
-    for name in names:  # genuine copies, from the installed files, usage first
+    for name in names:  # genuine copies, from the installed files
         importlib.import_module(name)
     replaced = []
     for name, old in stale.items():

@@ -1,0 +1,52 @@
+"""An Agent is plain data: a name, a role, its instructions, its tools and its skills.
+
+Behaviour lives in functions that take an agent, as in openai/swarm: `agent.ask(...)` is
+one model call with the agent's instructions as the system prompt, traced under its name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import llm, trace
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    role: str  # one clear purpose, in a few words
+    instructions: str  # the system prompt
+    tools: dict[str, Callable] = field(default_factory=dict, hash=False)
+    skills: frozenset[str] = frozenset()  # what it can be given, for capability routing
+
+    def __post_init__(self):
+        object.__setattr__(self, "skills", frozenset(self.skills))  # a set or list works too
+
+    def ask(self, prompt, **options) -> llm.Reply:
+        """One model call as this agent; `options` go to labkit.chat (schema=, max_tokens=...)."""
+        with trace.span(self.role, agent=self.name):
+            return llm.chat(prompt, agent=self.name, system=self.instructions, **options)
+
+    async def aask(self, prompt, **options) -> llm.Reply:
+        """ask() for asyncio."""
+        with trace.span(self.role, agent=self.name):
+            return await llm.achat(prompt, agent=self.name, system=self.instructions, **options)
+
+    def use_tool(self, task: str, **options):
+        """Let the model pick one of the agent's tools and its argument, then run it.
+
+        The choice is a JSON answer, {"tool": name, "argument": text}, which every backend
+        can give (the local model has no native tool calls). Returns (tool name, result).
+        """
+        if not self.tools:
+            raise ValueError(f"Agent {self.name!r} has no tools: give it tools={{name: function}}.")
+        schema = {"title": "tool_choice", "type": "object", "required": ["tool", "argument"],
+                  "properties": {"tool": {"enum": sorted(self.tools)},
+                                 "argument": {"type": "string", "maxLength": 60}}}
+        choice = self.ask(f"Tools: {', '.join(sorted(self.tools))}.\nTask: {task}",
+                          schema=schema, **options).data
+        if choice["tool"] not in self.tools:  # a backend may not enforce the schema's enum
+            raise ValueError(f"The model chose the tool {choice['tool']!r}, but {self.name} has "
+                             f"only {', '.join(sorted(self.tools))}.")
+        with trace.span(f"tool {choice['tool']}", agent=self.name):
+            return choice["tool"], self.tools[choice["tool"]](choice["argument"])

@@ -1,0 +1,136 @@
+"""Who does what, and when to stop: task routing, contract-net awards, and loop bounds."""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from .agents import Agent
+from .usage import Ledger
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    text: str
+    skill: str  # the skill it needs, e.g. "triage", "docs", "planning"
+    size: int = 1  # work units, for least-loaded routing
+
+
+# Routing: each function maps tasks to agents and returns {task id: agent name} --------------
+
+def _need_agents(agents: list[Agent]) -> None:
+    if not agents:
+        raise ValueError("Routing needs at least one agent: the list of agents is empty.")
+
+
+def round_robin(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str]:
+    """Take turns, whatever the task or the agent's load."""
+    _need_agents(agents)
+    turns = itertools.cycle(agents)
+    return {task.id: next(turns).name for task in tasks}
+
+
+def least_loaded(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str]:
+    """Give each task to the agent with the fewest work units so far (ties: the first listed)."""
+    _need_agents(agents)
+    load = {agent.name: 0 for agent in agents}
+    routes = {}
+    for task in tasks:
+        name = min(load, key=load.get)
+        routes[task.id] = name
+        load[name] += task.size
+    return routes
+
+
+def by_skill(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str | None]:
+    """Give each task to the least-loaded agent that has its skill; None when nobody has it."""
+    load = {agent.name: 0 for agent in agents}
+    routes = {}
+    for task in tasks:
+        able = [agent.name for agent in agents if task.skill in agent.skills]
+        name = min(able, key=load.get) if able else None
+        routes[task.id] = name
+        if name:
+            load[name] += task.size
+    return routes
+
+
+# Marketplace (contract net): announce, bid, award ---------------------------------------------
+
+@dataclass(frozen=True)
+class Bid:
+    agent: str
+    cost: float  # what the agent expects to spend, e.g. USD or tokens
+    confidence: float  # 0..1: how sure it is to do the task well
+
+    @property
+    def value(self) -> float:
+        """Confidence per unit of cost; a free bid is worth its confidence times a large number."""
+        return self.confidence / max(self.cost, 1e-9)
+
+
+def award(bids: Iterable[Bid], *, min_confidence: float = 0.5) -> Bid | None:
+    """The winning bid: the best value among bids at least `min_confidence` sure.
+
+    Ties go to the lower cost, then to the agent whose name sorts first, so the award never
+    depends on the order bids arrived in. No acceptable bid: None (the announcer decides:
+    re-announce, relax the rule, or escalate to a person).
+    """
+    eligible = [bid for bid in bids if bid.confidence >= min_confidence]
+    if not eligible:
+        return None
+    # Values are rounded: 0.6 / 0.2 is 2.9999999999999996 in floating point, yet ties 0.9 / 0.3.
+    return min(eligible, key=lambda bid: (-round(bid.value, 9), bid.cost, bid.agent))
+
+
+# Termination ------------------------------------------------------------------------------------
+
+class Guard:
+    """Bounds a loop by rounds, tokens spent and seconds; says which bound stopped it.
+
+        guard = Guard(max_rounds=5, max_tokens=3000, ledger=labkit.ledger)
+        for round_no in guard:
+            ...
+            if done: guard.stop("agreed")
+        print(guard.reason)
+
+    Every loop between agents needs one: two agents that never agree would talk forever.
+    """
+
+    def __init__(self, max_rounds: int, *, max_tokens: int | None = None,
+                 max_seconds: float | None = None, ledger: Ledger | None = None) -> None:
+        if max_rounds < 1:
+            raise ValueError(f"max_rounds={max_rounds}: a loop needs at least 1 round.")
+        for name, bound in [("max_tokens", max_tokens), ("max_seconds", max_seconds)]:
+            if bound is not None and bound <= 0:
+                raise ValueError(f"{name}={bound}: a bound must be above 0 (None: no bound).")
+        if max_tokens is not None and ledger is None:
+            raise ValueError("max_tokens needs the ledger that counts them: pass ledger=labkit.ledger.")
+        self.max_rounds, self.max_tokens, self.max_seconds = max_rounds, max_tokens, max_seconds
+        self.ledger = ledger
+        self.rounds = 0
+        self.reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """End the loop for a reason of the loop's own (e.g. "agreed")."""
+        self.reason = reason
+
+    def tokens_spent(self) -> int:
+        return self.ledger.totals()["total_tokens"] - self._tokens_at_start if self.ledger else 0
+
+    def __iter__(self) -> Iterator[int]:
+        self.rounds, self.reason = 0, None
+        self._tokens_at_start = self.ledger.totals()["total_tokens"] if self.ledger else 0
+        started = time.monotonic()
+        while self.reason is None:
+            if self.rounds >= self.max_rounds:
+                self.reason = f"round limit: {self.max_rounds} rounds"
+            elif self.max_tokens is not None and self.tokens_spent() >= self.max_tokens:
+                self.reason = f"token budget: {self.tokens_spent()} of {self.max_tokens} tokens spent"
+            elif self.max_seconds is not None and time.monotonic() - started >= self.max_seconds:
+                self.reason = f"time limit: {self.max_seconds} s"
+            else:
+                self.rounds += 1
+                yield self.rounds

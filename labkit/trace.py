@@ -1,0 +1,140 @@
+"""Traces: every step, model call and message of a run, as spans with a parent, an agent and times.
+
+    with trace.Trace() as run:          # record everything inside the block
+        with trace.span("plan", agent="manager"):
+            ...                         # model calls and messages here get "plan" as parent
+    run.frame()                         # a table; run.to_json() to keep it
+
+Nothing is recorded when no Trace is open, so traced code runs the same without one.
+The current span is kept in a ContextVar: asyncio tasks started inside a span inherit it,
+so concurrent agents still get the right parent.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
+
+import pandas as pd
+
+
+@dataclass
+class Span:
+    id: int
+    name: str
+    kind: str  # "step", "llm" or "message"
+    agent: str
+    parent: int | None
+    start: float  # seconds since the trace opened
+    end: float
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+_span_ids = itertools.count(1)  # unique across traces, so traces can be combined
+_open_trace: ContextVar[Trace | None] = ContextVar("labkit_open_trace", default=None)
+_current_span: ContextVar[Span | None] = ContextVar("labkit_current_span", default=None)
+
+
+class Trace:
+    """The spans of one run, in the order they started."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self._origin = time.perf_counter()
+        self._context = None
+
+    def __enter__(self) -> Trace:
+        """Record into this trace inside the block; entering it again adds to it."""
+        self._context = recording_into(self)
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._context.__exit__(*exc)
+
+    def now(self) -> float:
+        """Seconds since the trace was made."""
+        return time.perf_counter() - self._origin
+
+    def new_span(self, name: str, kind: str, agent: str, **attrs) -> Span:
+        parent = _current_span.get()
+        now = self.now()
+        span = Span(next(_span_ids), name, kind, agent, parent.id if parent else None, now, now, attrs)
+        self.spans.append(span)
+        return span
+
+    @classmethod
+    def combine(cls, *traces: Trace) -> Trace:
+        """One trace holding the spans of several (for a picture of a whole notebook)."""
+        combined = cls()
+        combined._origin = min((t._origin for t in traces), default=combined._origin)
+        combined.spans = sorted(  # times shifted to count from the earliest trace's start
+            (replace(span, start=span.start + shift, end=span.end + shift)
+             for t in traces for shift in [t._origin - combined._origin] for span in t.spans),
+            key=lambda span: span.start)
+        return combined
+
+    def messages(self) -> list[Span]:
+        return [s for s in self.spans if s.kind == "message"]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per span; attributes as columns."""
+        rows = [{k: v for k, v in asdict(s).items() if k != "attrs"} | s.attrs for s in self.spans]
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> str:
+        return json.dumps([asdict(s) for s in self.spans], indent=1, default=str)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+
+def current() -> Trace | None:
+    """The open trace, or None."""
+    return _open_trace.get()
+
+
+@contextmanager
+def recording_into(run: Trace | None):
+    """Record into `run` (None: record nothing) inside the block, starting with no parent span.
+
+    For work handed to another task, such as a bus delivering a message: it belongs to the
+    trace that was open when the work was handed over.
+    """
+    run_token, span_token = _open_trace.set(run), _current_span.set(None)
+    try:
+        yield run
+    finally:
+        _current_span.reset(span_token)
+        _open_trace.reset(run_token)
+
+
+@contextmanager
+def span(name: str, *, agent: str, kind: str = "step", **attrs):
+    """A timed step of `agent`; spans opened inside it become its children."""
+    run = current()
+    if run is None:
+        yield None
+        return
+    opened = run.new_span(name, kind, agent, **attrs)
+    token = _current_span.set(opened)
+    try:
+        yield opened
+    finally:
+        _current_span.reset(token)
+        opened.end = run.now()
+
+
+def message(sender: str, recipient: str, kind: str, **attrs) -> Span | None:
+    """A message from `sender` to `recipient`: an instant, whose parent is the sender's step."""
+    run = current()
+    if run is None:
+        return None
+    return run.new_span(kind, "message", sender, recipient=recipient, **attrs)

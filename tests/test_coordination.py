@@ -1,0 +1,263 @@
+"""labkit.coordination: routing tasks to agents, contract-net awards, and loop Guards."""
+import itertools
+import time
+
+import pytest
+
+from labkit.agents import Agent
+from labkit.coordination import Bid, Guard, Task, award, by_skill, least_loaded, round_robin
+from labkit.usage import Ledger, Usage
+
+
+def agent(name, *skills):
+    return Agent(name, f"{name}'s role", f"You are {name}.", skills=frozenset(skills))
+
+
+def tasks(*specs):
+    """Tasks from (skill, size) pairs, with ids t1, t2, ..."""
+    return [Task(f"t{n}", f"task {n}", skill, size) for n, (skill, size) in enumerate(specs, start=1)]
+
+
+# Routing -----------------------------------------------------------------------------------
+
+def test_round_robin_takes_turns_whatever_the_task():
+    team = [agent("ann"), agent("bob")]
+    work = tasks(("docs", 5), ("triage", 1), ("docs", 1), ("triage", 9), ("docs", 1))
+
+    assert round_robin(work, team) == {"t1": "ann", "t2": "bob", "t3": "ann", "t4": "bob", "t5": "ann"}
+
+
+def test_least_loaded_counts_task_sizes_and_ties_go_to_the_first_listed():
+    team = [agent("ann"), agent("bob"), agent("cat")]
+    work = tasks(("any", 5), ("any", 1), ("any", 1), ("any", 1), ("any", 2))
+
+    routes = least_loaded(work, team)
+
+    # t1: all at 0, ann is listed first. t2: bob and cat at 0, bob first. t3: cat.
+    # t4: bob 1, cat 1 -> bob. t5: ann 5, bob 2, cat 1 -> cat.
+    assert routes == {"t1": "ann", "t2": "bob", "t3": "cat", "t4": "bob", "t5": "cat"}
+
+
+def test_least_loaded_keeps_a_big_task_from_piling_up_on_one_agent():
+    team = [agent("ann"), agent("bob")]
+    work = tasks(("any", 10), ("any", 1), ("any", 1), ("any", 1))
+
+    routes = least_loaded(work, team)
+
+    assert routes == {"t1": "ann", "t2": "bob", "t3": "bob", "t4": "bob"}
+
+
+def test_by_skill_gives_none_when_no_agent_has_the_skill():
+    team = [agent("ann", "docs"), agent("bob", "triage")]
+    work = tasks(("translation", 1), ("docs", 1))
+
+    assert by_skill(work, team) == {"t1": None, "t2": "ann"}
+
+
+def test_by_skill_balances_load_among_the_able_agents_only():
+    team = [agent("ann", "triage"), agent("bob", "docs"), agent("cat", "triage", "docs")]
+    work = tasks(("triage", 1), ("triage", 1), ("triage", 1), ("triage", 1), ("docs", 1))
+
+    routes = by_skill(work, team)
+
+    assert routes == {"t1": "ann", "t2": "cat", "t3": "ann", "t4": "cat", "t5": "bob"}
+
+
+def test_by_skill_counts_sizes_across_skills():
+    team = [agent("ann", "triage", "docs"), agent("bob", "triage")]
+    work = tasks(("docs", 3), ("triage", 1), ("triage", 1))
+
+    # ann is busy with a docs task of size 3, so bob takes both triage tasks.
+    assert by_skill(work, team) == {"t1": "ann", "t2": "bob", "t3": "bob"}
+
+
+def test_agent_skills_given_as_a_set_or_list_work_for_routing():
+    team = [Agent("ann", "r", "i", skills={"docs"}), Agent("bob", "r", "i", skills=["triage"])]
+
+    assert by_skill(tasks(("triage", 1), ("docs", 1)), team) == {"t1": "bob", "t2": "ann"}
+
+
+def test_routing_with_no_agents_raises_a_value_error_that_says_so():
+    for route in (round_robin, least_loaded):
+        with pytest.raises(ValueError, match="agent"):
+            route(tasks(("docs", 1)), [])
+
+
+# Contract net: award -----------------------------------------------------------------------
+
+def test_award_picks_the_best_confidence_per_cost():
+    bids = [Bid("ann", cost=2.0, confidence=0.8),   # 0.4 per unit
+            Bid("bob", cost=1.0, confidence=0.6),   # 0.6 per unit: best
+            Bid("cat", cost=4.0, confidence=0.99)]  # 0.2475 per unit
+
+    assert award(bids).agent == "bob"
+
+
+def test_award_ignores_bids_below_min_confidence():
+    cheap_but_unsure = Bid("ann", cost=0.1, confidence=0.3)
+    sure = Bid("bob", cost=1.0, confidence=0.9)
+
+    assert award([cheap_but_unsure, sure]) == sure
+    assert award([cheap_but_unsure, sure], min_confidence=0.2) == cheap_but_unsure
+    assert award([cheap_but_unsure, sure], min_confidence=0.95) is None
+
+
+def test_a_bid_exactly_at_min_confidence_is_eligible():
+    assert award([Bid("ann", 1.0, 0.5)], min_confidence=0.5) == Bid("ann", 1.0, 0.5)
+
+
+def test_award_gives_none_when_there_are_no_bids():
+    assert award([]) is None
+    assert award(iter([])) is None
+
+
+def test_equal_value_goes_to_the_lower_cost_then_to_the_first_name():
+    pricier = Bid("ann", cost=2.0, confidence=0.8)  # value 0.4
+    cheaper = Bid("zed", cost=1.0, confidence=0.4)  # value 0.4, lower cost
+    twin_b = Bid("bob", cost=1.0, confidence=0.4)   # same as zed, name sorts first
+
+    assert award([pricier, cheaper], min_confidence=0.0) == cheaper
+    assert award([pricier, cheaper, twin_b], min_confidence=0.0) == twin_b
+
+
+def test_award_does_not_depend_on_the_order_bids_arrive_in():
+    bids = [Bid("ann", 2.0, 0.8),   # value 0.4
+            Bid("zed", 1.0, 0.4),   # value 0.4, cheaper than ann
+            Bid("bob", 1.0, 0.4),   # the same as zed: "bob" sorts first
+            Bid("cat", 0.5, 0.16),  # value 0.32
+            Bid("dan", 0.1, 0.1)]   # value 1.0, but below min_confidence
+
+    winners = {award(order, min_confidence=0.15) for order in itertools.permutations(bids)}
+
+    assert winners == {Bid("bob", 1.0, 0.4)}
+
+
+def test_award_accepts_a_generator_of_bids():
+    bids = (Bid(name, cost, 0.9) for name, cost in [("ann", 3.0), ("bob", 1.0)])
+
+    assert award(bids).agent == "bob"
+
+
+def test_a_free_bid_beats_any_paid_bid_of_enough_confidence():
+    assert award([Bid("ann", 0.01, 1.0), Bid("bob", 0.0, 0.6)]).agent == "bob"
+
+
+def test_equal_value_written_in_decimals_still_goes_to_the_lower_cost():
+    assert award([Bid("ann", cost=0.3, confidence=0.9), Bid("bob", cost=0.2, confidence=0.6)]).agent == "bob"
+    assert award([Bid("ann", cost=0.3, confidence=0.9), Bid("bob", cost=0.1, confidence=0.3)],
+                 min_confidence=0.0).agent == "bob"
+
+
+# Guard -------------------------------------------------------------------------------------
+
+def usage(tokens, agent="critic"):
+    return Usage(notebook="unit", agent=agent, model="scripted", prompt_tokens=tokens,
+                 completion_tokens=0, latency_s=0.0, cost_usd=0.0)
+
+
+def test_guard_stops_at_max_rounds_and_names_the_round_limit():
+    guard = Guard(max_rounds=3)
+
+    rounds = list(guard)
+
+    assert rounds == [1, 2, 3]
+    assert guard.rounds == 3
+    assert "round limit" in guard.reason
+    assert "3" in guard.reason
+
+
+def test_guard_counts_only_the_tokens_spent_since_the_loop_started():
+    ledger = Ledger()
+    ledger.add(usage(10_000, agent="earlier work"))  # before the loop: not counted
+    guard = Guard(max_rounds=10, max_tokens=250, ledger=ledger)
+
+    for _ in guard:
+        ledger.add(usage(100))
+
+    # Before round 3 it had spent 200 (< 250); after round 3, 300: no round 4.
+    assert guard.rounds == 3
+    assert guard.tokens_spent() == 300
+    assert guard.reason.startswith("token budget")
+    assert "300 of 250" in guard.reason
+
+
+def test_guard_stop_ends_the_loop_with_that_reason():
+    guard = Guard(max_rounds=5)
+    seen = []
+
+    for round_no in guard:
+        seen.append(round_no)
+        if round_no == 2:
+            guard.stop("agreed")
+
+    assert seen == [1, 2]
+    assert guard.reason == "agreed"
+
+
+def test_stop_in_the_last_round_keeps_the_loops_own_reason():
+    guard = Guard(max_rounds=2)
+
+    for round_no in guard:
+        if round_no == 2:
+            guard.stop("agreed")
+
+    assert guard.reason == "agreed"
+
+
+def test_guard_stops_at_max_seconds():
+    guard = Guard(max_rounds=100, max_seconds=0.02)
+
+    for _ in guard:
+        time.sleep(0.03)
+
+    assert guard.rounds == 1
+    assert guard.reason.startswith("time limit")
+    assert "0.02" in guard.reason
+
+
+def test_a_guard_without_limits_hit_gives_no_reason_while_running():
+    guard = Guard(max_rounds=3, max_seconds=60)
+    reasons = [guard.reason for _ in guard]
+
+    assert reasons == [None, None, None]
+    assert "round limit" in guard.reason
+
+
+@pytest.mark.parametrize("rounds", [0, -1])
+def test_guard_with_fewer_than_one_round_is_a_value_error(rounds):
+    with pytest.raises(ValueError, match="at least 1 round"):
+        Guard(max_rounds=rounds)
+
+
+def test_guard_with_max_tokens_but_no_ledger_is_a_value_error_naming_the_fix():
+    with pytest.raises(ValueError, match="ledger=labkit.ledger"):
+        Guard(max_rounds=3, max_tokens=1000)
+
+
+@pytest.mark.parametrize("bounds", [{"max_seconds": 0}, {"max_seconds": -1},
+                                    {"max_tokens": 0, "ledger": Ledger()},
+                                    {"max_tokens": -5, "ledger": Ledger()}])
+def test_guard_with_a_bound_that_allows_no_round_is_a_value_error(bounds):
+    with pytest.raises(ValueError):
+        Guard(max_rounds=3, **bounds)
+
+
+def test_iterating_the_same_guard_again_starts_over():
+    ledger = Ledger()
+    guard = Guard(max_rounds=5, max_tokens=150, ledger=ledger)
+
+    for round_no in guard:
+        ledger.add(usage(100))
+        if round_no == 1:
+            guard.stop("agreed")
+    first = (guard.rounds, guard.reason)
+    second_rounds = []
+    for round_no in guard:
+        second_rounds.append(round_no)
+        ledger.add(usage(100))
+
+    assert first == (1, "agreed")
+    # The budget is counted afresh: the first loop's 100 tokens do not count against it.
+    assert second_rounds == [1, 2]
+    assert guard.reason.startswith("token budget")
+    assert guard.tokens_spent() == 200
