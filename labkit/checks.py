@@ -7,10 +7,11 @@ call them again with `extra_cases` that no student has seen.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 
-from . import bus, coordination, usage
+from . import aggregate, bus, coordination, patterns, usage
 
 
 class CheckFailed(AssertionError):
@@ -194,3 +195,142 @@ def check_stop_reason(stop_reason, extra_cases: list = ()) -> None:
                 f"stop_reason({history!r}, max_rounds={max_rounds}) returned {got!r}, expected "
                 f"{expected!r}: {why}. Check in this order: approved, repeated draft, round limit.")
     _passed("stop_reason", len(cases))
+
+
+# Exercise 02.1: merge duplicate findings -----------------------------------------------
+
+def _f(file, line, category, agent="a"):
+    return aggregate.Finding(file, line, category, f"problem at {file}:{line}", agent)
+
+
+# (findings, the (file, line, category) of the findings that must be kept, in order)
+DEDUPE_CASES = [
+    ([_f("store.py", 68, "security", "sec"), _f("store.py", 69, "security", "style")],
+     [("store.py", 68, "security")]),
+    ([_f("store.py", 68, "security"), _f("store.py", 68, "style")],
+     [("store.py", 68, "security"), ("store.py", 68, "style")]),
+    ([_f("store.py", 10, "style"), _f("search.py", 10, "style")],
+     [("store.py", 10, "style"), ("search.py", 10, "style")]),
+    ([_f("report.py", 31, "performance"), _f("report.py", 40, "performance"),
+      _f("report.py", 29, "performance", "b")],
+     [("report.py", 31, "performance"), ("report.py", 40, "performance")]),
+    ([], []),
+]
+
+
+def check_dedupe(dedupe, extra_cases: list = ()) -> None:
+    """dedupe(findings) keeps each finding unless an earlier kept one is the same issue: same
+    file, same category, lines at most 2 apart."""
+    cases = DEDUPE_CASES + list(extra_cases)
+    for findings, kept in cases:
+        got = dedupe(list(findings))
+        if not isinstance(got, list) or not all(isinstance(f, aggregate.Finding) for f in got):
+            raise CheckFailed(f"dedupe returned {got!r}: return a list of the Finding objects kept.")
+        places = [(f.file, f.line, f.category) for f in got]
+        if places != kept:
+            given = [(f.file, f.line, f.category) for f in findings]
+            raise CheckFailed(
+                f"dedupe of findings at {given} (file, line, category) kept {places}; expected "
+                f"{kept}. Keep a finding unless an earlier KEPT finding has the same file and "
+                "category and a line at most 2 away; keep the order they came in.")
+    _passed("dedupe", len(cases))
+
+
+# Exercise 02.2: a chain that stops on an invalid stage output -------------------------
+
+# (stage, output, valid?)
+STAGE_CASES = [
+    ("requirements", {"requirements": ["Lower-case the title"]}, True),
+    ("requirements", {"requirements": []}, False),
+    ("design", {"function": "normalise_title", "steps": ["lower", "split", "join"]}, True),
+    ("design", {"function": "normalise title", "steps": ["lower"]}, False),
+    ("code", {"code": "def normalise_title(title):\n    return title.lower()\n"}, True),
+    ("code", {"code": "def normalise_title(title)\n    return title.lower()\n"}, False),
+    ("code", {"code": "normalise_title = str.lower\n"}, False),
+]
+
+
+async def check_stage_validator(validate_stage, extra_cases: list = ()) -> None:
+    """validate_stage(stage, output) returns None for a valid output, else a problem (text);
+    and with it, labkit.patterns.sequential stops at the first invalid stage.
+    Await this check: `await check_stage_validator(...)`."""
+    cases = STAGE_CASES + list(extra_cases)
+    for stage, output, valid in cases:
+        try:
+            problem = validate_stage(stage, output)
+        except Exception as error:
+            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) raised "
+                              f"{type(error).__name__}: {error}. Return a problem (text) for a bad "
+                              "output instead: the chain must report it, not crash.") from None
+        if valid and problem is not None:
+            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
+                              "this output is valid: return None.")
+        if not valid and not (isinstance(problem, str) and problem):
+            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
+                              "this output is invalid: return a short text saying what is wrong.")
+
+    calls = []
+
+    def stage(name, output):
+        async def run(given):
+            calls.append(name)
+            return output
+        return name, run
+
+    chain = await patterns.sequential(
+        [stage("requirements", {"requirements": ["Lower-case"]}),
+         stage("design", {"function": "normalise title", "steps": []}),
+         stage("code", {"code": "def f(): pass"})], "a user story", validate=validate_stage)
+    if calls != ["requirements", "design"] or chain.outcomes[-1].status != "invalid":
+        raise CheckFailed(f"With your validator, the chain ran {calls} and ended "
+                          f"{chain.outcomes[-1].status!r}; it should stop after 'design', whose "
+                          "function name is not an identifier.")
+    _passed("validate_stage", len(cases) + 1)
+
+
+# Exercise 02.3: a fan-out with a deadline -----------------------------------------------
+
+async def check_gather_until(gather_until) -> None:
+    """await gather_until(steps, deadline) -> (results of the steps done in time, sorted names of
+    the others), cancelling the late ones. Await this check: `await check_gather_until(...)`."""
+    cancelled = []
+
+    def sleeper(name, seconds, fail=False):
+        async def step():
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                cancelled.append(name)
+                raise
+            if fail:
+                raise RuntimeError(f"{name} broke")
+            return f"{name} done"
+        return step
+
+    steps = {"style": sleeper("style", 0.01), "security": sleeper("security", 0.05),
+             "tests": sleeper("tests", 5.0), "docs": sleeper("docs", 0.02, fail=True)}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        got = await asyncio.wait_for(gather_until(steps, 0.5), timeout=4.0)
+    except asyncio.TimeoutError:
+        raise CheckFailed("gather_until(steps, deadline=0.5) was still running after 4 s: it must "
+                          "return at the deadline, not wait for the slow step.") from None
+    waited = loop.time() - started
+    await asyncio.sleep(0)  # let cancellations land
+    if not (isinstance(got, tuple) and len(got) == 2):
+        raise CheckFailed(f"gather_until returned {got!r}: return (results, missing).")
+    results, missing = got
+    expected = {"style": "style done", "security": "security done"}
+    if results != expected:
+        raise CheckFailed(f"results were {results!r}; expected {expected!r}: only the steps that "
+                          "finished in time, and without an error.")
+    if list(missing) != ["docs", "tests"]:
+        raise CheckFailed(f"missing was {missing!r}; expected ['docs', 'tests']: the step that "
+                          "raised and the one still running at the deadline, sorted.")
+    if "tests" not in cancelled:
+        raise CheckFailed("The slow step was left running after the deadline: cancel the steps "
+                          "that did not finish (task.cancel()).")
+    if waited > 3.0:
+        raise CheckFailed(f"gather_until took {waited:.1f} s with a 0.5 s deadline.")
+    _passed("gather_until", 1)

@@ -1,9 +1,13 @@
 """Each exercise check passes the reference solution and fails wrong ones with feedback that
 names the case and the fix."""
+import ast
+import asyncio
+
 import pytest
 
 import labkit
-from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check_severity_filter,
+from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check_dedupe,
+                           check_gather_until, check_severity_filter, check_stage_validator,
                            check_stop_reason, check_triage_validator)
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
@@ -148,3 +152,116 @@ def test_stop_reason_check_passes_the_reference(capsys):
 def test_stop_reason_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
     with pytest.raises(CheckFailed, match=feedback):
         check_stop_reason(wrong)
+
+
+# Notebook 02 ---------------------------------------------------------------------------------
+
+def reference_dedupe(findings):
+    kept = []
+    for f in findings:
+        if not any(k.file == f.file and k.category == f.category and abs(k.line - f.line) <= 2
+                   for k in kept):
+            kept.append(f)
+    return kept
+
+
+def test_dedupe_check_passes_the_reference(capsys):
+    check_dedupe(reference_dedupe)
+    assert "all 5 cases right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda findings: findings, "expected"),                                       # keeps all
+    (lambda findings: list({(f.file, f.line, f.category): f for f in findings}.values()),
+     "at most 2 away"),                                                            # exact lines
+    (lambda findings: list({(f.file, f.category): f for f in findings}.values()),
+     "expected"),                                                                  # any distance
+    (lambda findings: [(f.file, f.line) for f in findings], "return a list of the Finding"),
+])
+def test_dedupe_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        check_dedupe(wrong)
+
+
+def reference_validate_stage(stage, output):
+    if stage == "requirements" and not output.get("requirements"):
+        return "no requirements"
+    if stage == "design" and not str(output.get("function", "")).isidentifier():
+        return "not a name"
+    if stage == "code":
+        try:
+            tree = ast.parse(output.get("code", ""))
+        except SyntaxError:
+            return "does not parse"
+        if not any(isinstance(node, ast.FunctionDef) for node in ast.walk(tree)):
+            return "no function"
+    return None
+
+
+def test_stage_validator_check_passes_the_reference(capsys):
+    asyncio.run(check_stage_validator(reference_validate_stage))
+    assert "all 8 cases right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda stage, output: None, "this output is invalid"),                      # lets all pass
+    (lambda stage, output: "bad", "this output is valid"),                       # rejects all
+    (lambda stage, output: compile(output["code"], "c", "exec") and None if stage == "code"
+     else reference_validate_stage(stage, output), "raised SyntaxError"),        # crashes
+    (lambda stage, output: False if stage == "design" and " " in output["function"]
+     else reference_validate_stage(stage, output), "return a short text"),       # not a text
+])
+def test_stage_validator_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        asyncio.run(check_stage_validator(wrong))
+
+
+async def reference_gather_until(steps, deadline):
+    tasks = {name: asyncio.create_task(step()) for name, step in steps.items()}
+    await asyncio.wait(tasks.values(), timeout=deadline)
+    results, missing = {}, []
+    for name, task in tasks.items():
+        if not task.done():
+            task.cancel()
+            missing.append(name)
+        elif task.exception() is not None:
+            missing.append(name)
+        else:
+            results[name] = task.result()
+    return results, sorted(missing)
+
+
+def test_gather_until_check_passes_the_reference(capsys):
+    asyncio.run(check_gather_until(reference_gather_until))
+    assert "gather_until" in capsys.readouterr().out
+
+
+async def waits_for_everything(steps, deadline):
+    values = await asyncio.gather(*(step() for step in steps.values()), return_exceptions=True)
+    return dict(zip(steps, values)), []
+
+
+async def forgets_to_cancel(steps, deadline):
+    tasks = {name: asyncio.create_task(step()) for name, step in steps.items()}
+    await asyncio.wait(tasks.values(), timeout=deadline)
+    done = {n: t for n, t in tasks.items() if t.done() and t.exception() is None}
+    return {n: t.result() for n, t in done.items()}, sorted(set(tasks) - set(done))
+
+
+async def counts_failures_as_results(steps, deadline):
+    tasks = {name: asyncio.create_task(step()) for name, step in steps.items()}
+    done, late = await asyncio.wait(tasks.values(), timeout=deadline)
+    for task in late:
+        task.cancel()
+    return ({n: t.exception() or t.result() for n, t in tasks.items() if t in done},
+            sorted(n for n, t in tasks.items() if t in late))
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (waits_for_everything, "still running after 4 s"),
+    (forgets_to_cancel, "cancel the steps"),
+    (counts_failures_as_results, "without an error"),
+])
+def test_gather_until_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
+    with pytest.raises(CheckFailed, match=feedback):
+        asyncio.run(check_gather_until(wrong))

@@ -26,7 +26,8 @@ GUARD = '''
 def __labkit_grading_guard():
     import importlib, json, sys
     # The checks and the modules they build their cases from, dependencies first.
-    names = ("labkit.usage", "labkit.bus", "labkit.coordination", "labkit.checks")
+    names = ("labkit.usage", "labkit.bus", "labkit.coordination", "labkit.aggregate",
+             "labkit.patterns", "labkit.checks")
     stale = {name: sys.modules.pop(name, None) for name in names}
     for name in names:  # genuine copies, from the installed files
         importlib.import_module(name)
