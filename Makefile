@@ -58,6 +58,7 @@ grade: $(VENV)/.grading  ## grade SUBMISSIONS=<dir>/<student>/<notebook>.ipynb i
 bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/course_time.py
 	$(BIN)/python bench/grade_throughput.py
+	$(BIN)/python bench/fanout.py
 
 constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
 	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt

@@ -147,13 +147,18 @@ def test_order_is_kept_per_topic_when_one_subscriber_reads_several_topics():
     assert [n for topic, n in seen if topic == "task.b"] == [3, 4, 5]
 
 
+def slow_collector(got: list):
+    """A handler that takes a moment, then keeps the message's content in `got`."""
+    async def slow(message):
+        await asyncio.sleep(0.01)
+        got.append(message.content)
+    return slow
+
+
 def test_publish_does_not_wait_for_the_handlers():
     async def main():
         got = []
-
-        async def slow(message):
-            await asyncio.sleep(0.01)
-            got.append(message.content)
+        slow = slow_collector(got)
 
         async with Bus() as bus:
             bus.subscribe("t", slow, name="slow")
@@ -192,10 +197,7 @@ def test_unsubscribe_stops_delivery():
 def test_drain_does_not_hang_after_unsubscribing_a_subscriber_with_queued_messages():
     async def main():
         got = []
-
-        async def slow(message):
-            await asyncio.sleep(0.01)
-            got.append(message.content)
+        slow = slow_collector(got)
 
         async with Bus() as bus:
             subscription = bus.subscribe("work", slow, name="slow")
