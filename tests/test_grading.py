@@ -184,3 +184,32 @@ def test_feedback_file_per_student_is_readable(graded):
     text = (subs / "partial" / "00_setup.feedback.txt").read_text()
     assert text.startswith("00_setup: 1 of 3 points")
     assert "- cost-check: 1/1. passed" in text
+
+
+LATER = sorted(p for p in (REPO_ROOT / "notebooks").glob("[0-9]*.ipynb") if p != SOURCE)
+
+
+def test_every_notebook_runs_whole_in_the_sandbox_and_its_solutions_earn_full_marks(
+        tmp_path, capfd):
+    """Each later notebook's reference solutions, in its release: full marks, and no course
+    cell fails in the sandbox (so it has what the notebook reads: cassettes, examples)."""
+    student = tmp_path / "subs" / "reference"
+    student.mkdir(parents=True)
+    for path in LATER:
+        notebook = nbformat.read(path, as_version=4)
+        solutions = {c.metadata.nbgrader["grade_id"]: c.source for c in notebook.cells
+                     if c.metadata.get("nbgrader", {}).get("solution")}
+        released = student_version(notebook)
+        for cell in released.cells:
+            cell.source = solutions.get(cell.metadata.get("nbgrader", {}).get("grade_id"),
+                                        cell.source)
+        nbformat.write(released, student / path.name)
+
+    grade.grade_all(tmp_path / "subs", sandbox.Limits(wall_s=170, cell_s=60, memory_mb=3072,
+                                                      processes=64), notebooks=LATER)
+
+    with open(tmp_path / "subs" / "grades.csv") as table:
+        rows = list(csv.DictReader(table))
+    assert {row["notebook"] for row in rows} == {path.stem for path in LATER}
+    assert all(row["points"] == row["max_points"] for row in rows), rows
+    assert "warning" not in capfd.readouterr().err

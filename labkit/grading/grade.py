@@ -166,6 +166,10 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
                                    "(an endless loop?)")
         elif is_solution(cell) and result and result["status"] == "error":
             solution_errors.append(_short(result["error"]))
+        elif not is_grade(cell) and result and result["status"] != "ok":
+            # A course cell, not the student's: the sandbox may lack what the notebook needs.
+            print(f"  warning: {student}/{path.name}: the course's cell {index} failed in the "
+                  f"sandbox: {_short(result.get('error') or result['status'])}", file=sys.stderr)
         if not is_grade(cell):
             continue
         grade_id = meta["grade_id"]

@@ -4,8 +4,8 @@ Isolation comes from bubblewrap (Debian: `apt-get install bubblewrap`):
 - no network at all: a new network namespace has only its own loopback, so even services
   on the grader's 127.0.0.1 are out of reach;
 - its own process tree (pid namespace): when the sandbox ends, everything in it ends;
-- a filesystem of read-only system folders, Python, the venv, labkit and the cassettes,
-  plus one private writable folder; nothing else of the host (no other submission, no
+- a filesystem of read-only system folders, Python, the venv, labkit, the cassettes and the
+  example code the notebooks analyse, plus one private writable folder; nothing else of the host (no other submission, no
   instructor notebook) exists inside;
 - rlimits on memory, file size and processes, and, when run as root with cgroups, a pids
   and memory cgroup (the kernel never applies RLIMIT_NPROC to root).
@@ -66,7 +66,7 @@ def _read_only_paths() -> list[Path]:
     paths = [Path(p) for p in ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache",
                                "/etc/fonts", "/etc/localtime")]
     paths += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
-    paths += [REPO_ROOT / "labkit", REPO_ROOT / "cassettes"]
+    paths += [REPO_ROOT / "labkit", REPO_ROOT / "cassettes", REPO_ROOT / "examples"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
