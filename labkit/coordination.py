@@ -35,21 +35,20 @@ def round_robin(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str]:
 def least_loaded(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str]:
     """Give each task to the agent with the fewest work units so far (ties: the first listed)."""
     _need_agents(agents)
-    load = {agent.name: 0 for agent in agents}
-    routes = {}
-    for task in tasks:
-        name = min(load, key=load.get)
-        routes[task.id] = name
-        load[name] += task.size
-    return routes
+    return _balance(tasks, agents, lambda task, agent: True)
 
 
 def by_skill(tasks: Iterable[Task], agents: list[Agent]) -> dict[str, str | None]:
     """Give each task to the least-loaded agent that has its skill; None when nobody has it."""
+    return _balance(tasks, agents, lambda task, agent: task.skill in agent.skills)
+
+
+def _balance(tasks, agents, can_do) -> dict[str, str | None]:
+    """Each task to the least-loaded agent that `can_do` it (ties: the first listed), or None."""
     load = {agent.name: 0 for agent in agents}
     routes = {}
     for task in tasks:
-        able = [agent.name for agent in agents if task.skill in agent.skills]
+        able = [agent.name for agent in agents if can_do(task, agent)]
         name = min(able, key=load.get) if able else None
         routes[task.id] = name
         if name:
@@ -112,6 +111,7 @@ class Guard:
         self.ledger = ledger
         self.rounds = 0
         self.reason: str | None = None
+        self._tokens_at_start = 0
 
     def stop(self, reason: str) -> None:
         """End the loop for a reason of the loop's own (e.g. "agreed")."""

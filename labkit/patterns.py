@@ -110,10 +110,17 @@ async def parallel(steps: dict[str, Step], given: Any = None, *, deadline: float
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
-    late = "timed out" if deadline is not None else "failed"  # else: a step cancelled itself
-    return {name: Outcome(name, late, error=f"no answer within {deadline} s" if deadline else
-                          "cancelled", seconds=time.perf_counter() - started) if task.cancelled()
-            else task.result() for name, task in tasks.items()}
+    seconds = time.perf_counter() - started
+    outcomes = {}
+    for name, task in tasks.items():
+        if not task.cancelled():
+            outcomes[name] = task.result()
+        elif deadline is not None:
+            outcomes[name] = Outcome(name, "timed out", error=f"no answer within {deadline} s",
+                                     seconds=seconds)
+        else:  # no deadline: the step cancelled itself
+            outcomes[name] = Outcome(name, "failed", error="cancelled", seconds=seconds)
+    return outcomes
 
 
 # Hierarchical: a manager, leads and workers ------------------------------------------------------
