@@ -28,3 +28,4 @@ os.environ["LABKIT_REPLAY_SPEED"] = "0"
 for _variable in ["LABKIT_RECORD", "LABKIT_MODEL", "LABKIT_BASE_URL", "OPENAI_API_KEY",
                   "LABKIT_CASSETTE_DIR", "LABKIT_LOCAL_PORT"]:
     os.environ.pop(_variable, None)
+

@@ -54,23 +54,23 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
 
-    floor = kernel_floor()
-    print(f"kernel start-up floor (empty notebook): {floor:.2f} s")
-    print(f"{'notebook':<28} {'seconds':>8} {'cells':>6} {'x floor':>8}")
-    total = 0.0
-    for path in find_notebooks([]):
-        result = run_notebook(path, show_progress=False)
-        total += result.seconds
-        status = "" if result.ok else f"  FAILED: {result.error}"
-        print(f"{result.notebook:<28} {result.seconds:8.2f} {result.cells:6d} "
-              f"{result.seconds / floor:8.2f}{status}")
-    print(f"{'whole course':<28} {total:8.2f} {'':>6} {total / floor:8.2f}")
-
     if not args.skip_install:
         bare, install = install_times(args.cold)
         cache = "package caches off" if args.cold else "package caches as they are"
         print(f"fresh `make lab` install ({cache}): {install:.1f} s "
               f"= {install / bare:.1f} x a bare `python -m venv` ({bare:.1f} s)")
+
+    floor = kernel_floor()
+    print(f"kernel start-up floor (empty notebook): {floor:.2f} s")
+    print(f"{'notebook':<28} {'seconds':>8} {'cells':>6} {'x floor':>8}")
+    paths, total = find_notebooks([]), 0.0
+    for path in paths:
+        result = run_notebook(path, show_progress=False)
+        total += result.seconds
+        status = "" if result.ok else f"  FAILED: {result.error}"
+        print(f"{result.notebook:<28} {result.seconds:8.2f} {result.cells:6d} "
+              f"{result.seconds / floor:8.2f}{status}")
+    print(f"course: {len(paths)} notebooks, {total:.1f} s, {total / (len(paths) * floor):.1f} x the kernel floor")
 
 
 if __name__ == "__main__":

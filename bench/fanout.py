@@ -1,59 +1,69 @@
 """Fan-out under latency replay: how much of the ideal labkit's parallel runner keeps, and what
 labkit adds per agent message over a bare asyncio loop making the same calls. One run.
 
-    python bench/fanout.py [--repeat 3]
+    python bench/fanout.py [--repeat 3]   measure, replaying cassettes/bench_fanout/
+    python bench/fanout.py --record       record that cassette from a live model (make cassettes)
+    python bench/fanout.py --check        replay the workload once; fail if a recording is unused
 
-The calls are notebook 02's security reviews, replayed from its cassette.
+The workload: a security analyst reviews 16 functions of examples/bugtracker, as in notebook 02.
 - efficiency, at replay speed 1 (each answer takes the time it took when recorded):
   ideal wall time (the slowest of the N calls) / measured wall time, for N = 2, 4, 8, 16.
-- overhead, at replay speed 0 (answers at once, so the time is all code): seconds per message
-  through labkit (Agent.aask in patterns.parallel, traced) / through the bare openai client in
-  asyncio.gather. Both go through the same cassette and transport.
+- replay cost, at replay speed 0 (answers at once, so the time is all code): wall time per
+  call through labkit (Agent.aask in parallel(), traced, priced) beside the bare openai
+  client in asyncio.gather. Both go through the same cassette and transport.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
-import json
 import os
 import statistics
+import sys
+import textwrap
 import time
 
 import openai
-import yaml
 
 import labkit
-from labkit import cassettes, session, trace
-from labkit.agents import Agent
-from labkit.patterns import parallel
+from labkit import Agent
+from labkit.llm import cassettes
+from labkit.llm.clients import REPLAY_BASE_URL
+from labkit.llm.config import REPO_ROOT
+from labkit.llm.scripted import ScriptedModel
+from labkit.observe import trace
+from labkit.patterns.collaboration import parallel
 
-NOTEBOOK = "02_collaboration_patterns"
+CASSETTE = "bench_fanout"
 SIZES = [2, 4, 8, 16]
+SECURITY = Agent("security", "review security", "You review Python code for security flaws such "
+                 "as SQL built from user input. Say if the function has a flaw.")
+FLAW = {"title": "flaw", "type": "object", "required": ["flaw", "category", "problem"],
+        "properties": {"flaw": {"type": "boolean"},
+                       "category": {"enum": ["security", "performance", "tests", "style"]},
+                       "problem": {"type": "string", "maxLength": 60}}}
+MAX_TOKENS = 130
 
 
-def security_requests() -> list[dict]:
-    """The distinct recorded request bodies of notebook 02's security analyst, in recorded order."""
-    recorded = yaml.safe_load(cassettes.cassette_path(labkit.config.load(), NOTEBOOK).read_text())
-    bodies = {}
-    for interaction in recorded["interactions"]:
-        body = json.loads(interaction["request"]["body"])
-        if body["messages"][0]["content"].startswith("You review Python code for security"):
-            bodies.setdefault(json.dumps(body, sort_keys=True), body)
-    return list(bodies.values())
+def prompts() -> list[str]:
+    """One review prompt per function of the codebase, the first max(SIZES), in a fixed order."""
+    found = []
+    for module in ["models", "store", "search", "report", "triage"]:
+        path = REPO_ROOT / "examples" / "bugtracker" / "bugtracker" / f"{module}.py"
+        text = path.read_text()
+        functions = sorted((node for node in ast.walk(ast.parse(text))
+                            if isinstance(node, ast.FunctionDef)), key=lambda node: node.lineno)
+        for node in functions:
+            source = textwrap.dedent(ast.get_source_segment(text, node, padded=True))
+            found.append(f"File bugtracker/{module}.py, function {node.name}:\n{source}")
+    return found[:max(SIZES)]
 
 
-def as_agent_call(body: dict):
-    """The Agent and the arguments of aask() that make exactly this request."""
-    agent = Agent("security", "review security", body["messages"][0]["content"])
-    schema = body["response_format"]["json_schema"]["schema"]
-    return agent, body["messages"][1]["content"], {"schema": schema, "max_tokens": body["max_tokens"]}
-
-
-async def through_labkit(bodies: list[dict]) -> tuple[float, float]:
+async def through_labkit(calls: list[str]) -> tuple[float, float]:
     """(wall seconds, slowest recorded latency) for the calls through labkit's runner."""
-    calls = [as_agent_call(body) for body in bodies]
-    steps = {str(i): (lambda _, call=call: call[0].aask(call[1], **call[2]))
-             for i, call in enumerate(calls)}
+    steps = {str(i): (lambda _, prompt=prompt: SECURITY.aask(prompt, schema=FLAW,
+                                                             max_tokens=MAX_TOKENS))
+             for i, prompt in enumerate(calls)}
     with trace.Trace():
         started = time.perf_counter()
         outcomes = await parallel(steps)
@@ -64,52 +74,90 @@ async def through_labkit(bodies: list[dict]) -> tuple[float, float]:
     return wall, max(o.value.usage.latency_s for o in outcomes.values())
 
 
-async def through_bare_client(client: openai.AsyncOpenAI, bodies: list[dict]) -> tuple[float, float]:
+def requests_of(calls: list[str]) -> list[dict]:
+    """The requests labkit sends for these calls, caught by a scripted model: the bare client
+    sends the same bytes, so it replays the same recordings."""
+    catcher = ScriptedModel(lambda messages: '{"flaw": false, "category": "style", "problem": ""}')
+    with labkit.override(client=catcher):
+        for prompt in calls:
+            SECURITY.ask(prompt, schema=FLAW, max_tokens=MAX_TOKENS)
+    labkit.ledger.clear()
+    return catcher.requests
+
+
+async def through_bare_client(client: openai.AsyncOpenAI, requests: list[dict]) -> tuple[float, float]:
     """(wall seconds, slowest recorded latency) for the same calls with the SDK alone."""
     started = time.perf_counter()
-    raws = await asyncio.gather(*(client.chat.completions.with_raw_response.create(**body)
-                                  for body in bodies))
+    raws = await asyncio.gather(*(client.chat.completions.with_raw_response.create(**request)
+                                  for request in requests))
     wall = time.perf_counter() - started
     return wall, max(float(raw.headers[cassettes.LATENCY_HEADER]) for raw in raws)
 
 
-async def measure(lab, bodies: list[dict], repeat: int) -> None:
-    bare = openai.AsyncOpenAI(base_url=session.REPLAY_BASE_URL, api_key="no-key-needed",
-                              max_retries=0, http_client=openai.DefaultAsyncHttpxClient(
-                                  transport=lab.transports[1]))
+async def measure(lab, calls: list[str], repeat: int) -> None:
+    bare = openai.AsyncOpenAI(base_url=REPLAY_BASE_URL, api_key="no-key-needed", max_retries=0,
+                              http_client=openai.DefaultAsyncHttpxClient(
+                                  transport=lab.clients.transports[1]))
+    requests = dict(zip(calls, requests_of(calls)))
 
-    async def runs(runner, calls):
-        return [await runner(calls) for _ in range(repeat)]
+    def bare_runner(batch):
+        return through_bare_client(bare, [requests[prompt] for prompt in batch])
 
-    print(f"{'N':>3} {'efficiency':>11} {'bare loop':>10} {'labkit overhead / bare':>23}")
+    async def runs(runner, batch, times):
+        return [await runner(batch) for _ in range(times)]
+
+    print(f"{'N':>3} {'efficiency':>11} {'bare loop':>10}   (replay speed 1: ideal / wall)")
     for n in SIZES:
-        calls = bodies[:n]
         with lab.replay_speed(1):
-            ours = await runs(through_labkit, calls)
-            theirs = await runs(lambda b: through_bare_client(bare, b), calls)
-        efficiency = statistics.median(ideal / wall for wall, ideal in ours)
-        bare_efficiency = statistics.median(ideal / wall for wall, ideal in theirs)
-        with lab.replay_speed(0):
-            ours = statistics.median(wall for wall, _ in await runs(through_labkit, calls)) / n
-            theirs = statistics.median(
-                wall for wall, _ in await runs(lambda b: through_bare_client(bare, b), calls)) / n
-        print(f"{n:>3} {efficiency:>11.2f} {bare_efficiency:>10.2f} {ours / theirs:>22.2f}x"
-              f"   ({ours * 1e3:.1f} ms against {theirs * 1e3:.1f} ms a message)")
+            ours = await runs(through_labkit, calls[:n], repeat)
+            theirs = await runs(bare_runner, calls[:n], repeat)
+        print(f"{n:>3} {statistics.median(ideal / wall for wall, ideal in ours):>11.2f} "
+              f"{statistics.median(ideal / wall for wall, ideal in theirs):>10.2f}")
+
+    # Replay cost: every call, many times over, at speed 0; the median batch, per call.
+    with lab.replay_speed(0):
+        await runs(through_labkit, calls, 2)  # warm both paths up
+        await runs(bare_runner, calls, 2)
+        ours = statistics.median(wall for wall, _ in await runs(through_labkit, calls, 10 * repeat))
+        theirs = statistics.median(wall for wall, _ in await runs(bare_runner, calls, 10 * repeat))
+    per_call, bare_per_call = ours / len(calls) * 1e3, theirs / len(calls) * 1e3
+    print(f"replay cost: {per_call:.2f} ms a call through labkit, {bare_per_call:.2f} ms with the "
+          f"bare SDK ({per_call / bare_per_call:.2f} x)")
 
 
-def main() -> None:
+async def ask_each(calls: list[str]) -> None:
+    """Every call once, one at a time: each recorded latency is the model's alone."""
+    for prompt in calls:
+        await SECURITY.aask(prompt, schema=FLAW, max_tokens=MAX_TOKENS)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is shown")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--record", action="store_true", help=f"record cassettes/{CASSETTE}/ afresh")
+    mode.add_argument("--check", action="store_true", help="replay once, list unused recordings")
     args = parser.parse_args()
-    os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
-    lab = labkit.setup(NOTEBOOK, version=labkit.__version__)
-    bodies = security_requests()
-    if len(bodies) < max(SIZES):
-        raise SystemExit(f"{NOTEBOOK}'s cassette has {len(bodies)} distinct security reviews; "
-                         f"the bench needs {max(SIZES)}: make cassettes NOTEBOOKS={NOTEBOOK}")
-    asyncio.run(measure(lab, bodies, args.repeat))
-    lab.close()
+    if args.record:
+        os.environ.setdefault("LABKIT_BACKEND", "local")
+        os.environ["LABKIT_RECORD"] = "1"
+    else:
+        os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
+    lab = labkit.setup(CASSETTE, version=labkit.__version__)
+    calls = prompts()
+    try:
+        if args.record or args.check:
+            asyncio.run(ask_each(calls))
+            unused = lab.unplayed()
+            if unused:
+                print(f"{len(unused)} recording(s) nothing asked for: {', '.join(unused)}")
+                return 1
+        else:
+            asyncio.run(measure(lab, calls, args.repeat))
+    finally:
+        lab.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,8 @@
 import pytest
 
 import labkit
-import labkit.session
+from labkit.llm.session import end_session
+from system_packages import summary
 
 
 @pytest.fixture(autouse=True)
@@ -10,9 +11,7 @@ def no_session_left_behind():
     """After each test: close the test's session (its cassette stops intercepting HTTP),
     forget it, and empty the usage ledger, so the next test starts clean."""
     yield
-    if labkit.session._current is not None:
-        labkit.session._current.close()
-        labkit.session._current = None
+    end_session()
     labkit.ledger.clear()
 
 
@@ -24,3 +23,11 @@ def unit_session(monkeypatch, tmp_path):
     """
     monkeypatch.setenv("LABKIT_CASSETTE_DIR", str(tmp_path))
     return labkit.setup("unit", labkit.__version__)
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = summary(terminalreporter.stats.get("skipped", []))
+    if lines:
+        terminalreporter.section("skipped: system packages missing")
+        for line in lines:
+            terminalreporter.line(line)

@@ -11,8 +11,8 @@ import pytest
 
 import labkit
 from labkit.agents import Agent
-from labkit.testing import ScriptedModel
-from labkit.trace import Trace
+from labkit.llm.scripted import ScriptedModel
+from labkit.observe.trace import Trace
 
 PLANNER = Agent("planner", "plan the trip", "You plan trips. Be brief.")
 

@@ -1,6 +1,6 @@
 """The aggregation strategies: grouping duplicates, majority vote, verification, ranking, score."""
-from labkit import aggregate
-from labkit.aggregate import Finding
+from labkit.patterns import aggregate
+from labkit.patterns.aggregate import Finding
 
 
 def finding(file, line, category, agent, problem="p", end=None):

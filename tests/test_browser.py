@@ -6,7 +6,7 @@ the kernel. This test starts Lab, opens notebook 00 in Debian's chromium through
 Playwright, runs every cell, checks the page, then changes the "group by" menu.
 
 Playwright normally downloads its own browser; that needs the internet, so this test
-uses the system's /usr/bin/chromium instead (.ci/run installs it on CI).
+uses the system's /usr/bin/chromium instead (`make test` installs it when run as root).
 """
 import json
 import os
@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from system_packages import skip_unless_installed
 from playwright.sync_api import expect, sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,10 +53,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run should have installed Debian's chromium.")
-        pytest.skip(f"{CHROMIUM} is missing: `apt-get install chromium` to run the browser test.")
+    skip_unless_installed("chromium", str(CHROMIUM), "the browser test")
     return CHROMIUM
 
 

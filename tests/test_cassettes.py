@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import labkit
-import labkit.session
-from labkit import cassettes
+from labkit.llm import session
+from labkit.llm import cassettes
 
 API_KEY = "sk-test-secret-key-000"
 COOKIE = "cookie-secret-123"
@@ -105,7 +105,7 @@ def recording(monkeypatch, tmp_path, fake_server):
     use_recording_backend(monkeypatch, fake_server.base_url, tmp_path)
     labkit.setup("rec", labkit.__version__)
     reply = labkit.chat("What is a message bus?")
-    labkit.session.current().close()
+    session.active_session().close()
     return reply
 
 
@@ -281,7 +281,7 @@ def test_identical_requests_replay_in_recorded_order_then_repeat(monkeypatch, tm
     for delay_s in (0.0, 0.4):
         fake_server.delay_s = delay_s
         labkit.chat("Same question")
-    labkit.session.current().close()
+    session.active_session().close()
     use_replay_backend(monkeypatch)
     labkit.setup("rec", labkit.__version__)
 

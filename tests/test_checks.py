@@ -50,7 +50,7 @@ def test_triage_check_fails_wrong_answers_with_actionable_feedback(wrong, feedba
 
 
 def reference_cost_on(ledger, model):
-    return sum(labkit.usage.cost(model, u.prompt_tokens, u.completion_tokens)
+    return sum(labkit.llm.usage.cost(model, u.prompt_tokens, u.completion_tokens)
                for u in ledger.records)
 
 
@@ -61,13 +61,13 @@ def test_cost_check_passes_the_reference(capsys):
 
 @pytest.mark.parametrize("wrong", [
     lambda ledger, model: 0.0,                                                   # no pricing
-    lambda ledger, model: sum(labkit.usage.cost(model, u.prompt_tokens, 0)      # forgets output
+    lambda ledger, model: sum(labkit.llm.usage.cost(model, u.prompt_tokens, 0)      # forgets output
                               for u in ledger.records),
     lambda ledger, model: sum(u.cost_usd for u in ledger.records),              # prices as recorded
     lambda ledger, model: "0.15",                                               # text, not a number
 ])
 def test_cost_check_fails_wrong_answers_with_actionable_feedback(wrong):
-    with pytest.raises(CheckFailed, match="labkit.usage.cost"):
+    with pytest.raises(CheckFailed, match="labkit.llm.usage.cost"):
         check_cost_on(wrong)
 
 
@@ -199,7 +199,7 @@ def reference_validate_stage(stage, output):
 
 
 def test_stage_validator_check_passes_the_reference(capsys):
-    asyncio.run(check_stage_validator(reference_validate_stage))
+    check_stage_validator(reference_validate_stage)
     assert "all 8 cases right" in capsys.readouterr().out
 
 
@@ -213,7 +213,7 @@ def test_stage_validator_check_passes_the_reference(capsys):
 ])
 def test_stage_validator_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
     with pytest.raises(CheckFailed, match=feedback):
-        asyncio.run(check_stage_validator(wrong))
+        check_stage_validator(wrong)
 
 
 async def reference_gather_until(steps, deadline):
@@ -232,7 +232,7 @@ async def reference_gather_until(steps, deadline):
 
 
 def test_gather_until_check_passes_the_reference(capsys):
-    asyncio.run(check_gather_until(reference_gather_until))
+    check_gather_until(reference_gather_until)
     assert "gather_until" in capsys.readouterr().out
 
 
@@ -264,4 +264,4 @@ async def counts_failures_as_results(steps, deadline):
 ])
 def test_gather_until_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
     with pytest.raises(CheckFailed, match=feedback):
-        asyncio.run(check_gather_until(wrong))
+        check_gather_until(wrong)

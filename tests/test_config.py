@@ -1,4 +1,4 @@
-"""labkit.config.load(): settings from the environment, and errors that name the fix.
+"""labkit.llm.config.load(): settings from the environment, and errors that name the fix.
 
 Each test passes its own environment as a dict, so nothing here depends on os.environ.
 """
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.config import ConfigError, load
+from labkit.llm.config import ConfigError, load
 
 
 def test_defaults_replay_the_small_local_models_cassettes_instantly():

@@ -5,26 +5,25 @@ scores 0 on what it broke with feedback saying why, nothing escapes the sandbox,
 correct one after them all still gets full marks.
 """
 import csv
-import os
-import shutil
 import socket
 import threading
 
 import nbformat
 import pytest
+from system_packages import skip_unless_installed
 
-from labkit.config import REPO_ROOT
+from labkit.llm.config import REPO_ROOT
 from labkit.grading import grade, sandbox
 from labkit.grading.release import student_version
 
 SOURCE = REPO_ROOT / "notebooks" / "00_setup.ipynb"
 LIMITS = sandbox.Limits(wall_s=60, cell_s=8, memory_mb=3072, processes=64)
 
-if shutil.which("bwrap") is None:
-    if os.environ.get("CI"):
-        pytest.fail(".ci/run should have installed bubblewrap (apt-get install bubblewrap)",
-                    pytrace=False)
-    pytest.skip("grading needs bubblewrap: apt-get install bubblewrap", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def bubblewrap():
+    skip_unless_installed("bubblewrap", "/usr/bin/bwrap", "the grading tests")
 
 
 def source():

@@ -1,4 +1,4 @@
-"""labkit.trace: spans of steps, model calls and messages, with parents and times.
+"""labkit.observe.trace: spans of steps, model calls and messages, with parents and times.
 
 Most tests check the two rules every trace must keep, whatever ran inside it:
 a parent is an earlier span of the same trace, and a child's time lies within its parent's.
@@ -11,11 +11,11 @@ from collections import Counter
 import pytest
 
 import labkit
-from labkit import trace
+from labkit.observe import trace
 from labkit.agents import Agent
-from labkit.bus import Blackboard, Bus, Message
-from labkit.testing import ScriptedModel
-from labkit.trace import Trace, span
+from labkit.patterns.messaging import Blackboard, Bus, Message
+from labkit.llm.scripted import ScriptedModel
+from labkit.observe.trace import Trace, span
 
 
 def run(coroutine, timeout=2.0):
@@ -91,7 +91,7 @@ def test_nothing_is_recorded_and_nothing_fails_without_an_open_trace():
         await board.update("n", lambda n: n + 1, agent="a", default=0)
         return board.read("n")
 
-    assert trace.current() is None
+    assert trace.active_trace() is None
     with span("step", agent="a") as opened:
         assert opened is None
         assert trace.message("a", "b", "inform") is None
@@ -106,7 +106,7 @@ def test_spans_after_the_trace_closed_are_not_added_to_it():
         trace.message("a", "b", "inform")
 
     assert [s.name for s in run_trace.spans] == ["inside"]
-    assert trace.current() is None
+    assert trace.active_trace() is None
 
 
 def test_to_json_round_trips_with_every_span():
@@ -352,4 +352,4 @@ def test_chat_outside_any_trace_still_answers(unit_session):
     reply = labkit.chat("hi", client=ScriptedModel(["hello"]))
 
     assert reply.text == "hello"
-    assert trace.current() is None
+    assert trace.active_trace() is None

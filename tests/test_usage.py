@@ -1,7 +1,7 @@
-"""labkit.usage: the price of a call, and the ledger that sums calls per agent and model."""
+"""labkit.llm.usage: the price of a call, and the ledger that sums calls per agent and model."""
 import pytest
 
-from labkit.usage import Ledger, Usage, cost
+from labkit.llm.usage import PRICES, Ledger, Usage, cost, price_of
 
 
 def test_a_million_prompt_tokens_of_gpt_4o_mini_cost_15_cents():
@@ -90,3 +90,19 @@ def test_clear_empties_the_ledger():
 
     assert len(ledger) == 0
     assert ledger.totals()["calls"] == 0
+
+
+@pytest.mark.parametrize("answered, priced_as", [
+    ("gpt-4o-mini", "gpt-4o-mini"),
+    ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),   # the longest family that names it
+    ("gpt-4o-2024-08-06", "gpt-4o"),
+    ("gpt-4.1-mini-2025-04-14", "gpt-4.1-mini"),
+])
+def test_a_dated_model_name_takes_its_familys_price(answered, priced_as):
+    assert price_of(answered) == PRICES[priced_as]
+
+
+@pytest.mark.parametrize("unknown", ["llama3.2", "gpt-4o2", "my-gpt-4o"])
+def test_a_model_not_in_the_price_table_costs_nothing(unknown):
+    assert price_of(unknown) == (0.0, 0.0)
+    assert cost(unknown, 1_000, 1_000) == 0.0

@@ -2,7 +2,7 @@
 import pytest
 
 import labkit
-from labkit.session import LabkitVersionError
+from labkit import LabkitVersionError
 
 
 def test_setup_refuses_a_notebook_written_for_another_minor_version():

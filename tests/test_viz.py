@@ -1,4 +1,4 @@
-"""labkit.viz: the pictures of a run, drawn from a small hand-made Trace.
+"""labkit.observe.viz: the pictures of a run, drawn from a small hand-made Trace.
 
 An arrow is a matplotlib Annotation (ax.annotate with an empty text); labels are plain
 Text objects. Both live in ax.texts, so the tests count them by type.
@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Annotation  # noqa: E402
 
-from labkit import trace, viz  # noqa: E402
-from labkit.trace import Trace, span  # noqa: E402
+from labkit.observe import trace, viz  # noqa: E402
+from labkit.observe.trace import Trace, span  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

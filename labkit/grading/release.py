@@ -14,7 +14,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions, LockCells
 from nbgrader.utils import is_grade
 
-from ..config import REPO_ROOT
+from ..llm.config import REPO_ROOT
 from ..course import find_notebooks
 
 

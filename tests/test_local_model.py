@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import labkit
-import labkit.local
-import labkit.session
-from labkit.local import LocalModelError, LocalServer
+import labkit.llm.local_model as local_model
+from labkit.llm import session
+from labkit.llm.local_model import LocalModelError, LocalServer
 
 PROMPT = "Name one HTTP method."
 
@@ -26,16 +26,16 @@ def local_backend(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_RECORD", "1")
     monkeypatch.setenv("LABKIT_CASSETTE_DIR", str(tmp_path))
     yield
-    labkit.local.stop_shared_server()
+    local_model.stop_shared_server()
 
 
 def test_stopping_the_local_server_frees_its_port(local_backend):
     session = labkit.setup("local", labkit.__version__)
-    port = urllib.parse.urlsplit(session.base_url).port
+    port = urllib.parse.urlsplit(session.clients.base_url).port
     labkit.chat(PROMPT, max_tokens=20)
     session.close()
 
-    labkit.local.stop_shared_server()
+    local_model.stop_shared_server()
 
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
@@ -44,8 +44,8 @@ def test_stopping_the_local_server_frees_its_port(local_backend):
 def test_local_recording_replays_the_same_answer(local_backend, monkeypatch):
     labkit.setup("local", labkit.__version__)
     live = labkit.chat(PROMPT, max_tokens=20)
-    labkit.session.current().close()  # saves the recording
-    labkit.local.stop_shared_server()
+    session.active_session().close()  # saves the recording
+    local_model.stop_shared_server()
     monkeypatch.setenv("LABKIT_BACKEND", "replay")
     monkeypatch.delenv("LABKIT_RECORD")
     labkit.setup("local", labkit.__version__)
@@ -58,14 +58,14 @@ def test_local_recording_replays_the_same_answer(local_backend, monkeypatch):
 
 
 def test_model_file_is_the_gguf_inside_the_installed_package():
-    assert labkit.local.model_file().suffix == ".gguf"
+    assert local_model.model_file().suffix == ".gguf"
 
 
 def test_model_file_without_the_package_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(labkit.local.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(local_model.importlib.util, "find_spec", lambda name: None)
 
     with pytest.raises(LocalModelError, match="--install"):
-        labkit.local.model_file()
+        local_model.model_file()
 
 
 def test_base_url_before_start_says_to_start_the_server():
@@ -121,7 +121,7 @@ def http_server(request):
 @pytest.mark.parametrize("http_server", [AlwaysLoading], indirect=True)
 def test_a_server_that_stays_unhealthy_raises_after_the_timeout(http_server):
     with pytest.raises(LocalModelError) as error:
-        labkit.local.wait_until_healthy(http_server, timeout_s=1.0)
+        local_model.wait_until_healthy(http_server, timeout_s=1.0)
 
     assert "did not become healthy" in str(error.value)
     assert "HTTP 503" in str(error.value)
@@ -129,7 +129,7 @@ def test_a_server_that_stays_unhealthy_raises_after_the_timeout(http_server):
 
 @pytest.mark.parametrize("http_server", [Healthy], indirect=True)
 def test_a_healthy_server_passes_the_health_check(http_server):
-    labkit.local.wait_until_healthy(http_server, timeout_s=1.0)
+    local_model.wait_until_healthy(http_server, timeout_s=1.0)
 
 
 @pytest.mark.parametrize("http_server", [Healthy], indirect=True)
@@ -144,4 +144,4 @@ def test_health_check_goes_straight_to_127_0_0_1_even_behind_a_proxy(http_server
     # them again now (monkeypatch puts the old opener back after the test).
     monkeypatch.setattr(urllib.request, "_opener", None)
 
-    labkit.local.wait_until_healthy(http_server, timeout_s=1.0)
+    local_model.wait_until_healthy(http_server, timeout_s=1.0)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import copy
 import datetime
 import functools
+import json
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -19,9 +19,12 @@ from pathlib import Path
 import httpx2
 import vcr
 from vcr.cassette import Cassette
+from vcr.record_mode import RecordMode
+from vcr.request import Request
 from vcr.errors import (CannotOverwriteExistingCassetteException, MissingMetadataError,
                         UnhandledHTTPRequestError)
 
+from .clock import clock
 from .config import Config
 
 LATENCY_HEADER = "x-labkit-latency-s"
@@ -35,13 +38,44 @@ RECORDED_HOST = "http://model.invalid"
 _request_started: ContextVar[float] = ContextVar("labkit_request_started")
 
 
+def _match_key(request) -> tuple:
+    """What MATCH_ON compares, as one hashable value: a JSON body in a canonical form."""
+    body = request.body or b""
+    try:
+        body = json.dumps(json.loads(body), sort_keys=True)
+    except ValueError:
+        pass  # not JSON: the bytes themselves
+    return request.method, request.path, tuple(request.query), body
+
+
 class InOrderCassette(Cassette):
-    """Replays identical requests in the order they were recorded.
+    """Finds a request's recordings by lookup, and replays identical requests in the order
+    they were recorded.
+
+    vcrpy compares a request with every recording, parsing both bodies each time: a notebook
+    with a hundred recordings spent most of a replayed call there. An index from the match
+    key to the recordings makes it one lookup.
 
     A notebook may ask the same question several times (once one by one, once concurrently):
     each ask gets its own recording, with its own latency. Only when all of them have been
     played (a learner re-running a cell) does a recording play again.
     """
+
+    def append(self, request, response):
+        count = len(self.data)
+        super().append(request, response)
+        if len(self.data) > count:  # vcrpy's hooks may have dropped it
+            index = self.__dict__.setdefault("_recordings_by_key", {})
+            index.setdefault(_match_key(self.data[-1][0]), []).append(count)
+
+    def can_play_response_for(self, request):
+        # vcrpy scrubs (deep-copies) the request first; the match key needs no scrubbing.
+        return (request in self and self.record_mode != RecordMode.ALL
+                and (self.rewound or self.allow_playback_repeats))
+
+    def _responses(self, request):
+        for position in self.__dict__.get("_recordings_by_key", {}).get(_match_key(request), ()):
+            yield position, self.data[position][1]
 
     def play_response(self, request):
         self.allow_playback_repeats = False
@@ -62,14 +96,13 @@ def cassette_path(config: Config, notebook: str) -> Path:
     return config.cassette_dir / notebook / "calls.yaml"
 
 
-def _scrub_request(request):
-    request = copy.deepcopy(request)
-    for name in list(request.headers):
-        if name.lower() not in KEPT_REQUEST_HEADERS:
-            del request.headers[name]
+def _scrub_request(request) -> Request:
+    """The request as it is stored: kept headers only, the recorded host. (A new Request, not
+    a deep copy: vcrpy calls this for every lookup too.)"""
+    headers = {name: value for name, value in request.headers.items()
+               if name.lower() in KEPT_REQUEST_HEADERS}
     query = f"?{request.parsed_uri.query}" if request.parsed_uri.query else ""
-    request.uri = f"{RECORDED_HOST}{request.path}{query}"
-    return request
+    return Request(request.method, f"{RECORDED_HOST}{request.path}{query}", request.body, headers)
 
 
 def _stamp_and_scrub_response(response: dict) -> dict:
@@ -132,6 +165,23 @@ def provenance(cassette: Cassette) -> dict | None:
         return None
 
 
+def unplayed(cassette: Cassette) -> list[str]:
+    """The recordings nothing has asked for since the cassette opened, each as "#N: the prompt".
+
+    A notebook run from top to bottom asks for every recording it needs; what is left over
+    belongs to a prompt that changed or a cell that went, and should be re-recorded away.
+    """
+    left = []
+    for index, (request, _) in enumerate(cassette.data):
+        if cassette.play_counts[index] == 0:
+            try:
+                prompt = json.loads(request.body)["messages"][-1]["content"]
+            except (TypeError, ValueError, KeyError, IndexError):
+                prompt = request.path
+            left.append(f"#{index + 1}: {str(prompt)[:60]!r}")
+    return left
+
+
 def recorded_latency(response: httpx2.Response) -> float:
     """Seconds the model took for a replayed response; 0 for a live one."""
     return float(response.headers.get(LATENCY_HEADER, 0))
@@ -166,31 +216,52 @@ def _miss_message(miss: CannotOverwriteExistingCassetteException) -> str:
     )
 
 
-class PacedTransport(httpx2.HTTPTransport):
-    """Times live requests for the recording; replays recorded latency times `speed`."""
+class PacedTransport(httpx2.BaseTransport):
+    """Times live requests for the recording. A replayed answer takes its recorded latency:
+    counted on a virtual clock (model time), else waited for, times `speed`.
 
-    def __init__(self, speed: float = 0.0, **kwargs) -> None:
-        super().__init__(**kwargs)
+    It wraps the transport that really sends (`inner`, httpx's own by default): vcrpy
+    records and replays at that one, and a test can put a canned server there.
+    """
+
+    def __init__(self, speed: float = 0.0, inner: httpx2.BaseTransport | None = None) -> None:
         self.speed = speed
+        self.inner = inner or httpx2.HTTPTransport()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         _request_started.set(time.perf_counter())
         with _explained_misses():
-            response = super().handle_request(request)
-        time.sleep(recorded_latency(response) * self.speed)
+            response = self.inner.handle_request(request)
+        latency, model_clock = recorded_latency(response), clock()
+        if model_clock.virtual:
+            model_clock.advance(latency)  # a blocking call holds up everything after it
+        else:
+            time.sleep(latency * self.speed)
         return response
 
+    def close(self) -> None:
+        self.inner.close()
 
-class AsyncPacedTransport(httpx2.AsyncHTTPTransport):
+
+class AsyncPacedTransport(httpx2.AsyncBaseTransport):
     """The asyncio twin of PacedTransport: waiting for one reply never blocks the others."""
 
-    def __init__(self, speed: float = 0.0, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, speed: float = 0.0,
+                 inner: httpx2.AsyncBaseTransport | None = None) -> None:
         self.speed = speed
+        self.inner = inner or httpx2.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         _request_started.set(time.perf_counter())
         with _explained_misses():
-            response = await super().handle_async_request(request)
-        await asyncio.sleep(recorded_latency(response) * self.speed)
+            response = await self.inner.handle_async_request(request)
+        latency = recorded_latency(response)
+        on_model_time = getattr(asyncio.get_running_loop(), "model_clock", None)
+        if on_model_time is not None and on_model_time.virtual:
+            await asyncio.sleep(latency)  # takes no wall time: the loop jumps its clock
+        else:
+            await asyncio.sleep(latency * self.speed)
         return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,4 +1,4 @@
-"""labkit.bus: Message, the publish/subscribe Bus, and the Blackboard.
+"""labkit.patterns.messaging: Message, the publish/subscribe Bus, and the Blackboard.
 
 Every test is a plain function that runs its agents with asyncio.run(...): a Bus makes
 worker tasks, so it must be created and used inside a running event loop.
@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from labkit.bus import Blackboard, Bus, Message, Post
-from labkit.trace import Trace
+from labkit.patterns.messaging import Blackboard, Bus, Message, Post
+from labkit.observe.trace import Trace
 
 
 def run(coroutine, timeout=2.0):

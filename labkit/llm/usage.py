@@ -5,10 +5,12 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from .local_model import MODEL_NAME as LOCAL_MODEL
+
 # Example list prices in USD per million tokens (input, output), for the cost lessons.
 # Check your provider's price page before trusting a bill to them.
 PRICES: dict[str, tuple[float, float]] = {
-    "SmolLM2-135M-Instruct": (0.0, 0.0),  # runs on your own CPU
+    LOCAL_MODEL: (0.0, 0.0),  # runs on your own CPU
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4o": (2.50, 10.00),
     "gpt-4.1-mini": (0.40, 1.60),
@@ -16,9 +18,18 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+def price_of(model: str) -> tuple[float, float]:
+    """(input, output) USD per million tokens. A dated name, as a provider answers with
+    (gpt-4o-mini-2024-07-18), takes its family's price; a model not in PRICES costs 0."""
+    if model in PRICES:
+        return PRICES[model]
+    families = [name for name in PRICES if model.startswith(f"{name}-")]
+    return PRICES[max(families, key=len)] if families else (0.0, 0.0)
+
+
 def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    """USD for one call at PRICES; a model missing from the table costs 0."""
-    price_in, price_out = PRICES.get(model, (0.0, 0.0))
+    """USD for one call of `model` at PRICES."""
+    price_in, price_out = price_of(model)
     return (prompt_tokens * price_in + completion_tokens * price_out) / 1_000_000
 
 
@@ -26,11 +37,12 @@ def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
 class Usage:
     notebook: str
     agent: str
-    model: str
+    model: str  # the model that answered, as its reply names it
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
     cost_usd: float
+    agent_version: str = ""  # the asking Agent's version; "" for a call made without one
 
     @property
     def total_tokens(self) -> int:

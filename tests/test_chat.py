@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 import labkit
-import labkit.session
-from labkit.testing import ScriptedModel
+from labkit.llm import session
+from labkit.llm.scripted import ScriptedModel
 
 
 def test_chat_returns_the_scripted_answers_in_order(unit_session):
@@ -176,17 +176,66 @@ TOOLS = [{"type": "function", "function": {"name": "search", "parameters": {"typ
 
 
 def test_tools_with_the_local_model_raise_value_error_suggesting_json(unit_session):
-    labkit.session.current().model_backend = "local"
+    session.active_session().model_backend = "local"
 
+    # Raised before any request: the session's empty cassette would otherwise refuse it.
     with pytest.raises(ValueError, match="JSON"):
-        labkit.chat("Find flights.", tools=TOOLS, client=ScriptedModel(["ok"]))
+        labkit.chat("Find flights.", tools=TOOLS)
 
 
-def test_tools_are_passed_on_to_a_backend_that_supports_them(unit_session):
-    labkit.session.current().model_backend = "openai"
+def test_tools_go_to_a_client_of_the_callers_own_whatever_the_session_backend(unit_session):
+    session.active_session().model_backend = "local"
     model = ScriptedModel(["ok"])
 
     labkit.chat("Find flights.", tools=TOOLS, client=model)
 
     assert model.requests[0]["tools"] == TOOLS
 
+
+def test_tools_are_passed_on_to_a_backend_that_supports_them(unit_session):
+    session.active_session().model_backend = "openai"
+    model = ScriptedModel(["ok"])
+
+    labkit.chat("Find flights.", tools=TOOLS, client=model)
+
+    assert model.requests[0]["tools"] == TOOLS
+
+
+
+# The model travels with the request ------------------------------------------------------
+
+def test_a_call_may_name_its_model_and_the_request_says_so(unit_session):
+    model = ScriptedModel(["ok"])
+
+    labkit.chat("Plan a trip.", model="gpt-4o", client=model)
+
+    assert model.requests[0]["model"] == "gpt-4o"
+    assert session.active_session().model == "SmolLM2-135M-Instruct"  # the session's is unchanged
+
+
+def test_without_a_model_the_request_names_the_sessions(unit_session):
+    model = ScriptedModel(["ok"])
+
+    labkit.chat("Plan a trip.", client=model)
+
+    assert model.requests[0]["model"] == session.active_session().model
+
+
+def test_the_ledger_records_and_prices_the_model_that_answered(unit_session):
+    # Providers answer with a dated name; it is priced as its family (gpt-4o, not gpt-4o-mini).
+    answering = ScriptedModel(["x " * 9], model="gpt-4o-2024-08-06")
+
+    reply = labkit.chat("a b c d e f g h i j", model="gpt-4o", client=answering)
+
+    assert reply.usage.model == "gpt-4o-2024-08-06"
+    assert reply.usage.cost_usd == pytest.approx((10 * 2.50 + 9 * 10.00) / 1_000_000)
+    assert labkit.ledger.records == [reply.usage]
+
+
+def test_two_calls_to_two_models_are_priced_apart(unit_session):
+    labkit.chat("a b", client=ScriptedModel(["x"], model="gpt-4o-mini"))
+    labkit.chat("a b", client=ScriptedModel(["x"], model="gpt-4o"))
+
+    summary = labkit.ledger.summary("model")
+
+    assert summary.loc["gpt-4o", "cost_usd"] > summary.loc["gpt-4o-mini", "cost_usd"] > 0

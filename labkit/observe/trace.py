@@ -7,18 +7,20 @@
 
 Nothing is recorded when no Trace is open, so traced code runs the same without one.
 The current span is kept in a ContextVar: asyncio tasks started inside a span inherit it,
-so concurrent agents still get the right parent.
+so concurrent agents still get the right parent. Times are model time (labkit.llm.clock):
+on a replay, the recorded latencies, the same on every run.
 """
 from __future__ import annotations
 
 import itertools
 import json
-import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
+
+from ..llm import clock
 
 
 @dataclass
@@ -28,7 +30,7 @@ class Span:
     kind: str  # "step", "llm" or "message"
     agent: str
     parent: int | None
-    start: float  # seconds since the trace opened
+    start: float  # model seconds since the trace opened
     end: float
     attrs: dict = field(default_factory=dict)
 
@@ -47,7 +49,7 @@ class Trace:
 
     def __init__(self) -> None:
         self.spans: list[Span] = []
-        self._origin = time.perf_counter()
+        self._origin = clock.now()
         self._context = None
 
     def __enter__(self) -> Trace:
@@ -60,8 +62,14 @@ class Trace:
         self._context.__exit__(*exc)
 
     def now(self) -> float:
-        """Seconds since the trace was made."""
-        return time.perf_counter() - self._origin
+        """Model seconds since the trace was made."""
+        return clock.now() - self._origin
+
+    def elapsed(self) -> float:
+        """Model seconds from the first span's start to the last one's end: the run's time."""
+        if not self.spans:
+            return 0.0
+        return max(s.end for s in self.spans) - min(s.start for s in self.spans)
 
     def new_span(self, name: str, kind: str, agent: str, **attrs) -> Span:
         parent = _current_span.get()
@@ -96,7 +104,7 @@ class Trace:
         return len(self.spans)
 
 
-def current() -> Trace | None:
+def active_trace() -> Trace | None:
     """The open trace, or None."""
     return _open_trace.get()
 
@@ -119,7 +127,7 @@ def recording_into(run: Trace | None):
 @contextmanager
 def span(name: str, *, agent: str, kind: str = "step", **attrs):
     """A timed step of `agent`; spans opened inside it become its children."""
-    run = current()
+    run = active_trace()
     if run is None:
         yield None
         return
@@ -134,7 +142,7 @@ def span(name: str, *, agent: str, kind: str = "step", **attrs):
 
 def message(sender: str, recipient: str, kind: str, **attrs) -> Span | None:
     """A message from `sender` to `recipient`: an instant, whose parent is the sender's step."""
-    run = current()
+    run = active_trace()
     if run is None:
         return None
     return run.new_span(kind, "message", sender, recipient=recipient, **attrs)

@@ -1,0 +1,15 @@
+"""Exercise checks, one module per notebook over a shared core.
+
+Every check has the same signature, `check_<name>(learner_function, extra_cases=())`, runs
+the learner's function on cases (behaviour, never source text), prints a line when all is
+right, and raises CheckFailed with feedback a learner can act on otherwise. A notebook's
+graded cells import them from here; the hidden tests call them again with extra cases.
+"""
+from ._core import CheckFailed
+from .nb00_setup import check_cost_on, check_triage_validator
+from .nb01_multi_agent_systems import check_budget_award, check_severity_filter, check_stop_reason
+from .nb02_collaboration_patterns import check_dedupe, check_gather_until, check_stage_validator
+
+__all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_severity_filter",
+           "check_budget_award", "check_stop_reason", "check_dedupe", "check_stage_validator",
+           "check_gather_until"]

@@ -1,0 +1,137 @@
+"""An asyncio event loop that runs on model time, and the notebook cells that run on it.
+
+ModelTimeLoop is asyncio's own selector loop with two changes: its time() is a ModelClock,
+and when the clock is virtual and nothing can run (no callback is ready, no socket but the
+loop's own wake-up pipe is watched, no work is out in a thread), it jumps the clock to the
+next timer instead of sleeping.
+So asyncio.sleep, asyncio.wait(timeout=...), asyncio.timeout, semaphores and queues all keep
+model time, in any code, with no wall-clock wait.
+
+A notebook's top-level `await` runs on the kernel's own loop, which cannot be swapped. IPython
+lets a notebook choose the runner for cells that await (`%autoawait`, its `loop_runner`):
+labkit.setup makes it `run_cell`, which runs each such cell on the session's ModelTimeLoop, in
+a thread of its own, and waits for it. Cells without `await` run as they always do.
+
+    labkit.run(main())     # in a script or a test: like asyncio.run, on model time
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import selectors
+import threading
+from typing import Any, Coroutine
+
+from .clock import ModelClock, session_clock
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """Waits for real only for real work; on a virtual clock, an idle wait is a jump."""
+
+    def __init__(self, clock: ModelClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.threads_busy = 0  # jobs the loop handed to threads (run_in_executor) not back yet
+
+    def select(self, timeout: float | None = None):
+        if not self.clock.virtual or timeout is None or timeout <= 0:
+            return super().select(timeout)
+        ready = super().select(0)
+        if ready or self.threads_busy or len(self.get_map()) > 1:
+            return ready or super().select(timeout)  # real work is due, or may be: wait for it
+        self.clock.advance(timeout)  # only timers are left: the next one is due now
+        return []
+
+
+class ModelTimeLoop(asyncio.SelectorEventLoop):
+    """asyncio's loop, on a ModelClock: time() is model time."""
+
+    def __init__(self, clock: ModelClock) -> None:
+        self.model_clock = clock
+        self._jumping = _JumpingSelector(clock)
+        super().__init__(self._jumping)
+
+    def time(self) -> float:
+        return self.model_clock.now()
+
+    def run_in_executor(self, executor, func, *args):
+        """A job in a thread takes real time: no jump until it is back (asyncio.to_thread too)."""
+        future = super().run_in_executor(executor, func, *args)
+        self._jumping.threads_busy += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _future) -> None:
+        self._jumping.threads_busy -= 1
+
+
+def run(coroutine: Coroutine, *, clock: ModelClock = session_clock) -> Any:
+    """Run a coroutine to its end on a new ModelTimeLoop, as asyncio.run does on a plain loop.
+
+    clock: the session's by default, so model time runs on from where the notebook is.
+    """
+    with asyncio.Runner(loop_factory=lambda: ModelTimeLoop(clock)) as runner:
+        return runner.run(coroutine)
+
+
+class CellRunner:
+    """Runs notebook cells that await on one ModelTimeLoop, kept in a thread for the session.
+
+    One loop for the whole notebook: a queue or a bus made in one cell still works in the next.
+    Each cell runs in a copy of the caller's context, so an open trace or override reaches it.
+    """
+
+    def __init__(self, clock: ModelClock) -> None:
+        self.loop = ModelTimeLoop(clock)
+        self._thread = threading.Thread(target=self.loop.run_forever, name="labkit-model-time",
+                                        daemon=True)
+        self._thread.start()
+
+    def __call__(self, coroutine: Coroutine) -> Any:
+        context = contextvars.copy_context()
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        task: list[asyncio.Task] = []
+
+        def start() -> None:
+            task.append(self.loop.create_task(coroutine, context=context))
+            task[0].add_done_callback(lambda finished: _settle(done, finished))
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            return done.result()
+        except KeyboardInterrupt:  # the kernel was interrupted: stop the cell, then say so
+            self.loop.call_soon_threadsafe(lambda: task and task[0].cancel())
+            concurrent.futures.wait([done], timeout=5)
+            raise
+
+
+def _settle(done: concurrent.futures.Future, finished: asyncio.Task) -> None:
+    if finished.cancelled():
+        done.set_exception(asyncio.CancelledError())
+    elif finished.exception() is not None:
+        done.set_exception(finished.exception())
+    else:
+        done.set_result(finished.result())
+
+
+_cell_runner: CellRunner | None = None
+
+
+def run_cells_on_model_time() -> bool:
+    """In an IPython kernel, run the cells that await on the session's model-time loop.
+
+    Returns whether it did (False outside IPython: scripts use labkit.run instead).
+    """
+    global _cell_runner
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if _cell_runner is None:  # re-running the setup cell keeps the loop its objects live on
+        _cell_runner = CellRunner(session_clock)
+    shell.loop_runner = _cell_runner
+    return True
