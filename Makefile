@@ -65,9 +65,10 @@ cassettes: $(VENV)/.installed  ## re-record from a live model (LABKIT_BACKEND=lo
 release: $(VENV)/.grading  ## release/: student notebooks, solutions and hidden tests removed
 	$(BIN)/python -m labkit.grading.release
 
-grade: $(VENV)/.grading  ## grade SUBMISSIONS=<dir>/<student>/<notebook>.ipynb in a sandbox
+grade: $(VENV)/.grading  ## grade SUBMISSIONS=<dir>/<student>/<notebook>.ipynb in a sandbox [NOTEBOOKS=...]
 	@test -n "$(SUBMISSIONS)" || { echo "Say which folder: make grade SUBMISSIONS=<dir>"; exit 2; }
-	$(BIN)/python -m labkit.grading.grade $(SUBMISSIONS)
+	$(BIN)/python -m labkit.grading.grade $(SUBMISSIONS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) \
+	  $(if $(CEILING),--ceiling $(CEILING))
 
 bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/course_time.py

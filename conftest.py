@@ -26,6 +26,6 @@ os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
 os.environ["LABKIT_BACKEND"] = "replay"
 os.environ["LABKIT_REPLAY_SPEED"] = "0"
 for _variable in ["LABKIT_RECORD", "LABKIT_MODEL", "LABKIT_BASE_URL", "OPENAI_API_KEY",
-                  "LABKIT_CASSETTE_DIR", "LABKIT_LOCAL_PORT"]:
+                  "LABKIT_CASSETTE_DIR", "LABKIT_LOCAL_PORT", "LABKIT_GRADING"]:
     os.environ.pop(_variable, None)
 

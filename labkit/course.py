@@ -138,6 +138,7 @@ def run_notebook(path: Path, inplace: bool = False, show_progress: bool = True) 
     client = NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT_S,
                             kernel_manager_class=IPCKernelManager,
                             record_timing=False,  # no timestamps in saved notebooks
+                            coalesce_streams=True,  # one print, one output, however it was sent
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=progress)
     started = time.perf_counter()

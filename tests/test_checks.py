@@ -2,6 +2,7 @@
 names the case and the fix."""
 import ast
 import asyncio
+import re
 
 import pytest
 
@@ -241,6 +242,10 @@ async def waits_for_everything(steps, deadline):
     return dict(zip(steps, values)), []
 
 
+async def waits_for_ever(steps, deadline):
+    await asyncio.Event().wait()
+
+
 async def forgets_to_cancel(steps, deadline):
     tasks = {name: asyncio.create_task(step()) for name, step in steps.items()}
     await asyncio.wait(tasks.values(), timeout=deadline)
@@ -258,10 +263,85 @@ async def counts_failures_as_results(steps, deadline):
 
 
 @pytest.mark.parametrize("wrong, feedback", [
-    (waits_for_everything, "still running after 4 s"),
+    (waits_for_everything, "took 5.00 s for a 0.5 s deadline"),
+    (waits_for_ever, "raised TimeoutError: it had not returned after 60 s"),
     (forgets_to_cancel, "cancel the steps"),
     (counts_failures_as_results, "without an error"),
 ])
 def test_gather_until_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
     with pytest.raises(CheckFailed, match=feedback):
         check_gather_until(wrong)
+
+
+# Answers are plain data of exact types; hidden cases stay hidden ----------------------------
+
+class Anything:
+    """An answer that equals everything: a check written `if got != expected` passes it."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+
+class Says(str):
+    """A str that compares equal to any other."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("check, wrong, says", [
+    (check_stop_reason, lambda history, max_rounds: Anything(), "returned <a Anything> (a Anything)"),
+    (check_stop_reason, lambda history, max_rounds: Says("approved"), "(a Says)"),
+    (check_dedupe, lambda findings: type("Kept", (list,), {"__eq__": lambda s, o: True})(findings),
+     "(a Kept)"),
+    (check_triage_validator, lambda answer: [Says("severity component summary")],
+     "a list of problems (strings)"),
+])
+def test_an_answer_that_is_not_plain_data_of_the_exact_type_is_wrong(check, wrong, says):
+    with pytest.raises(CheckFailed, match=re.escape(says)):
+        check(wrong)
+
+
+def test_an_answer_too_large_to_send_is_a_bounded_error():
+    with pytest.raises(CheckFailed, match="too large to check"):
+        check_triage_validator(lambda answer: ["summary " * 100] * 1000)
+
+
+HIDDEN = [([("draft-SECRET", False), ("draft-SECRET", True)], 9, "approved")]
+
+
+def test_a_failed_hidden_case_names_its_rule_and_nothing_of_the_case():
+    def wrong(history, max_rounds):
+        return None if history[:1] == [("draft-SECRET", False)] else reference_stop_reason(history, max_rounds)
+
+    with pytest.raises(CheckFailed) as failed:
+        check_stop_reason(wrong, extra_cases=HIDDEN)
+
+    assert str(failed.value) == ("a hidden case failed (your answer was wrong); it tests this "
+                                 "rule: a loop whose last draft was approved gets 'approved'")
+    assert failed.value.rule.endswith("gets 'approved'")
+
+
+@pytest.mark.parametrize("raise_as, named", [(ValueError, "ValueError"),
+                                             (type("SECRET", (Exception,), {}), "an exception of its own class")])
+def test_a_hidden_case_that_raises_names_only_a_builtin_exception_type(raise_as, named):
+    def leaky(history, max_rounds):
+        if history[:1] == [("draft-SECRET", False)]:
+            raise raise_as(f"I saw {history}")
+        return reference_stop_reason(history, max_rounds)
+
+    with pytest.raises(CheckFailed) as failed:
+        check_stop_reason(leaky, extra_cases=HIDDEN)
+
+    assert f"your code raised {named}" in str(failed.value)
+    assert "SECRET" not in str(failed.value) and "I saw" not in str(failed.value)
+
+
+def test_a_visible_case_keeps_its_full_feedback():
+    with pytest.raises(CheckFailed, match=r"stop_reason\(\[\('v1', False\), \('v2', True\)\]"):
+        check_stop_reason(lambda history, max_rounds: None)

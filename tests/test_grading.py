@@ -5,6 +5,7 @@ scores 0 on what it broke with feedback saying why, nothing escapes the sandbox,
 correct one after them all still gets full marks.
 """
 import csv
+import html
 import socket
 import threading
 
@@ -76,6 +77,42 @@ def listener():
     server.close()
 
 
+# Right on every visible case; on any other (a hidden one) it tries to carry the case out:
+# in its error, and through the next check's answer. It also tries to read the grader.
+EXFILTRATE_TRIAGE = """
+import json, os
+looked = []
+for path in ["/proc/1/cmdline", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/mem"]:
+    try:
+        looked.append(open(path, "rb").read(300))
+    except OSError as error:
+        looked.append(type(error).__name__)
+VISIBLE = {
+    '{"component": "auth", "severity": "high", "summary": "Logged out after reset"}': [],
+    '{"component": "auth", "severity": "high"}': ["summary: missing"],
+    '{"component": "auth", "severity": "urgent", "summary": "Logged out after reset"}': ["severity: bad"],
+    json.dumps({"component": "auth", "severity": "high", "summary": "x" * 81}, sort_keys=True): ["summary: long"],
+}
+seen = []
+class Leak(Exception):
+    pass
+def check_triage(answer):
+    key = json.dumps(answer, sort_keys=True)
+    if key in VISIBLE:
+        return VISIBLE[key]
+    seen.append(answer)
+    raise Leak(f"hidden: {answer!r}; read: {looked!r}")
+"""
+EXFILTRATE_COST = """
+from labkit.llm.usage import cost
+def cost_on(ledger, model):
+    if len(seen) > 1:  # the first unknown answer is the notebook's own (the model's triage)
+        return repr(seen)
+    return sum(cost(model, u.prompt_tokens, u.completion_tokens) for u in ledger.records)
+"""
+HIDDEN_CASE_TEXTS = ["kitchen", "Oven on fire", "Button hidden", "yyyy", "4.1-mini"]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, listener):
     """Grade all fixtures in one run; return {student: {check: (points, feedback)}}."""
@@ -106,11 +143,53 @@ def graded(tmp_path_factory, listener):
         "patch-checks": ("import labkit.checks\n"
                          "labkit.checks.check_triage_validator = lambda *args, **kwargs: print('✓')\n"
                          "def check_triage(answer):\n    return []"),
+        # Answers that pretend: objects that equal anything, subclasses that say yes.
+        "always-equal": ("class Anything:\n"
+                         "    def __eq__(self, other): return True\n"
+                         "    def __ne__(self, other): return False\n"
+                         "    def __contains__(self, item): return True\n"
+                         "    def __iter__(self): return iter([])\n"
+                         "def check_triage(answer):\n    return Anything()"),
+        "list-subclass": ("class Problems(list):\n"
+                          "    def __eq__(self, other): return True\n"
+                          "    def __ne__(self, other): return False\n"
+                          "def check_triage(answer):\n    return Problems()"),
+        "str-subclass": ("class Sneaky(str):\n"
+                         "    def __contains__(self, item): return True\n"
+                         "def check_triage(answer):\n    return [] if len(answer) == 3 and "
+                         "answer['severity'] == 'high' and len(answer['summary']) < 80 "
+                         "else [Sneaky('?')]"),
+        # Kernels changed so that a failing check would look passed, four ways.
+        "hide-failures": ("ip = get_ipython()\n"
+                          "ip.showtraceback = lambda *args, **kwargs: None\n"
+                          "ip.events.register('post_run_cell', "
+                          "lambda result: setattr(result, 'error_in_exec', None))\n"
+                          "def check_triage(answer):\n    return []"),
+        "fake-checks-module": ("import sys, types\n"
+                               "fake = types.ModuleType('labkit.checks')\n"
+                               "fake.check_triage_validator = lambda *args, **kwargs: print('✓')\n"
+                               "fake.check_cost_on = fake.check_triage_validator\n"
+                               "sys.modules['labkit.checks'] = fake\n"
+                               "def check_triage(answer):\n    return []"),
+        "fake-answers": ("import labkit.checks._boundary as boundary\n"
+                         "boundary.serve_in_kernel = lambda question: "
+                         "'{\"value\": [], \"model_seconds\": 0, \"journal\": {}}'\n"
+                         "def check_triage(answer):\n    return []"),
+        "rewrite-cells": ("get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+                          "def check_triage(answer):\n    return []"),
+        "builtins": ("import builtins\n"  # an in-kernel check of any(...) would always pass
+                     "builtins.any = builtins.all = lambda *args: True\n"
+                     "def check_triage(answer):\n    return []"),
+        "prints-success": ("print('✓ check_triage: all 4 cases right')\n"
+                           "def check_triage(answer):\n    return []"),
+        "too-large": "def check_triage(answer):\n    return ['severity component summary ' * 40] * 1000",
         "exit": "import sys\nsys.exit(0)",
         "kill-kernel": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
     }
     subs = tmp_path / "subs"
     notebooks = {name: submission({"triage-solution": code, **cost}) for name, code in hostile.items()}
+    notebooks["exfiltrate"] = submission({"triage-solution": EXFILTRATE_TRIAGE,
+                                          "cost-solution": EXFILTRATE_COST})
     notebooks["edit-check"] = submission(cost, edits={"triage-check": "print('all checks passed')"})
     notebooks["release-as-is"] = submission()
     notebooks["partial"] = submission(cost)
@@ -164,7 +243,17 @@ def test_partial_submission_gets_partial_marks(graded):
     ("network", "blocked: ['gaierror', 'ConnectionRefusedError']"),
     ("write-outside", "Read-only file system"),
     ("read-other", "read 0 other files"),
-    ("patch-checks", "replaced labkit.checks.check_triage_validator"),
+    ("patch-checks", "the 'summary' field is wrong here"),
+    ("always-equal", "returned <a Anything> (a Anything)"),
+    ("list-subclass", "(a Problems)"),
+    ("str-subclass", "a list of problems (strings)"),
+    ("hide-failures", "the 'summary' field is wrong here"),
+    ("fake-checks-module", "raised ModuleNotFoundError"),
+    ("fake-answers", "the 'summary' field is wrong here"),
+    ("rewrite-cells", "an unreadable answer"),
+    ("builtins", "the 'summary' field is wrong here"),
+    ("prints-success", "the 'summary' field is wrong here"),
+    ("too-large", "too large to check"),
     ("exit", "SystemExit"),
     ("kill-kernel", "kernel died"),
     ("edit-check", "you changed this check's cell"),
@@ -176,6 +265,20 @@ def test_hostile_submission_scores_zero_on_what_it_broke_and_says_why(graded, st
     assert points == 0
     assert says in feedback, feedback
     assert feedback != "passed"
+
+
+def test_hidden_cases_stay_hidden_whatever_the_kernel_does(graded):
+    _, results = graded
+    triage, cost = results["exfiltrate"]["triage-check"], results["exfiltrate"]["cost-check"]
+    assert triage == (0, "a hidden case failed (your code raised an exception of its own class); "
+                         "it tests this rule: each problem of an invalid answer names the field "
+                         "it is about")
+    # The cost check's visible cases ran before any hidden input reached the kernel: passed;
+    # its hidden ones after, when the kernel answered with what it had seen: wrong.
+    assert cost[0] == 0 and cost[1].startswith("a hidden case failed (your answer was wrong)")
+    for student, checks in results.items():
+        for check, (_, feedback) in checks.items():
+            assert not any(text in feedback for text in HIDDEN_CASE_TEXTS), (student, check)
 
 
 def test_feedback_file_per_student_is_readable(graded):
@@ -212,3 +315,79 @@ def test_every_notebook_runs_whole_in_the_sandbox_and_its_solutions_earn_full_ma
     assert {row["notebook"] for row in rows} == {path.stem for path in LATER}
     assert all(row["points"] == row["max_points"] for row in rows), rows
     assert "warning" not in capfd.readouterr().err
+
+
+def test_the_instructors_report_shows_each_check_and_its_commonest_failed_case(graded):
+    subs, results = graded
+    report = (subs / "report.html").read_text()
+
+    assert report.count("<tr>") == 3  # a header, and one row per check of 00
+    assert "<svg" in report
+    # The triage check's commonest failure is one of its visible cases, named with its inputs.
+    assert html.escape("{'severity': 'high', 'component': 'auth'") in report
+    assert not any(text in report for text in HIDDEN_CASE_TEXTS)
+
+
+def test_one_assignment_at_a_time_lists_only_that_notebook(tmp_path, capsys):
+    (tmp_path / "ana").mkdir()
+    nbformat.write(submission(reference_solutions()), tmp_path / "ana" / "00_setup.ipynb")
+
+    assert grade.main([str(tmp_path), "--notebooks", "01_multi_agent_systems"]) == 0
+
+    with open(tmp_path / "grades.csv") as table:
+        rows = list(csv.DictReader(table))
+    assert {row["notebook"] for row in rows} == {"01_multi_agent_systems"}
+    assert all(row["points"] == "0" and row["feedback"].startswith("not submitted")
+               for row in rows)
+    assert "[1/1] ana/01_multi_agent_systems" in capsys.readouterr().out
+
+
+def test_a_bad_ceiling_is_refused_with_the_limits_named(tmp_path, capsys):
+    assert grade.main([str(tmp_path), "--ceiling", "memory=3"]) == 2
+    assert "The limits are wall_s, cell_s, memory_mb, processes, file_mb" in capsys.readouterr().err
+
+
+def test_a_heavy_notebook_gets_what_it_declares_and_a_cell_can_skip_itself(tmp_path, capfd):
+    """A notebook's metadata raises its limits (here processes, past the default 64); a course
+    cell that cannot run in the grader says so, and the checks still score."""
+    cells = [
+        nbformat.v4.new_code_cell('import threading\nimport labkit\nlab = labkit.setup("unit", "0.2")'),
+        nbformat.v4.new_code_cell("### BEGIN SOLUTION\n" + STOP_REASON + "### END SOLUTION",
+                                  metadata={"nbgrader": {"grade": False, "grade_id": "sol",
+                                                         "locked": False, "solution": True}}),
+        nbformat.v4.new_code_cell(  # many threads at once: more than the default allows
+            "done = threading.Barrier(101)\n"
+            "threads = [threading.Thread(target=done.wait) for _ in range(100)]\n"
+            "for thread in threads:\n    thread.start()\ndone.wait()\n"
+            "print('100 threads ran')"),
+        nbformat.v4.new_code_cell(
+            "if lab.grading:\n    print('skipped when grading: it starts a sandbox of its own')\n"
+            "else:\n    raise RuntimeError('a nested sandbox')"),
+        nbformat.v4.new_code_cell(
+            "from labkit.checks import check_stop_reason\ncheck_stop_reason(stop_reason)",
+            metadata={"nbgrader": {"grade": True, "grade_id": "check", "locked": True,
+                                   "points": 1, "solution": False}}),
+    ]
+    heavy = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "labkit": {"grading": {"processes": 160}}})
+    source = tmp_path / "09_heavy.ipynb"
+    nbformat.write(heavy, source)
+    (tmp_path / "subs" / "ana").mkdir(parents=True)
+    answered = student_version(heavy)
+    answered.cells[1].source = STOP_REASON
+    nbformat.write(answered, tmp_path / "subs" / "ana" / source.name)
+
+    rows = grade.grade_all(tmp_path / "subs", LIMITS, notebooks=[source])
+
+    assert [(row.points, row.feedback) for row in rows] == [(1, "passed")]
+    assert "warning" not in capfd.readouterr().err  # every course cell ran, or skipped itself
+
+
+STOP_REASON = """def stop_reason(history, max_rounds):
+    if history and history[-1][1]:
+        return "approved"
+    if history and history[-1][0] in [draft for draft, _ in history[:-1]]:
+        return "repeated draft"
+    return "round limit" if len(history) >= max_rounds else None
+"""

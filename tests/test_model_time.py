@@ -199,3 +199,12 @@ def test_a_notebooks_cells_that_await_run_on_model_time(tmp_path, monkeypatch):
     assert result.ok, result.error
     printed = [cell.outputs[0]["text"] for cell in nbformat.read(notebook, as_version=4).cells[1:]]
     assert printed == ["30.0 True\n", "gpt-4o made in one cell\n"]
+
+
+def test_a_grader_never_waits_for_real(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_CASSETTE_DIR", str(tmp_path))
+    monkeypatch.setenv("LABKIT_GRADING", "1")
+    lab = labkit.setup("unit", labkit.__version__)
+
+    with lab.replay_speed(1):
+        assert session_clock.virtual  # what a learner would wait for is counted instead

@@ -1,26 +1,63 @@
-"""What every check shares: the failure it raises, the line it prints, and how it runs async code.
+"""What every check shares: asking the learner's function, judging plain data, failing well.
 
-A check calls the learner's function on cases (behaviour, never source text). Its signature
-is always `check_<name>(learner_function, extra_cases=())`: the graded cell calls it with the
-visible cases, the hidden tests call it again with extra ones. A check is an ordinary
-function, even when the learner's function is async: it runs the coroutine to the end itself.
+A check calls the learner's function on cases (behaviour, never source text), prints a line
+when all is right, and raises CheckFailed with feedback a learner can act on otherwise. Its
+signature is always `check_<name>(learner_function, extra_cases=())`: the graded cell calls
+it with the visible cases, the hidden tests again with extra ones.
+
+Every call goes through `ask(function, *inputs)`, across the boundary of _boundary.py: in a
+learner's notebook on this side of it (in-process), when grading from the grader's process to
+the submission's kernel. Either way the answer is plain data of exact types, so comparing it
+with `==` is safe, and the verdict is the check's own.
+
+A failed hidden case (one of `extra_cases`) names the rule it tests, and at most a built-in
+exception's type: never its inputs, the expected answer, or the learner's error text.
 """
 from __future__ import annotations
 
+import builtins
 import concurrent.futures
-from typing import Any, Coroutine
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any, Coroutine, Iterable, NoReturn
 
 from ..llm import model_loop
 from ..llm.clock import ModelClock
+from ._boundary import Answerer, Handle, ProbeSpec, Unsupported, decode, encode
 
 
 class CheckFailed(AssertionError):
-    """The learner's code gave a wrong answer; the message says which case and why."""
+    """The learner's code gave a wrong answer; the message says which case and why.
+
+    `rule` says what the failed case tests, with nothing of the case itself; `raised` names
+    what the learner's code raised, if it raised: a built-in exception's type, or "an
+    exception of its own class" (a name the learner chose could spell anything).
+    """
+
+    def __init__(self, feedback: str, *, rule: str, raised: str | None = None,
+                 case: str | None = None) -> None:
+        super().__init__(feedback)
+        self.rule, self.raised = rule, raised
+        self.case = case  # a visible case's inputs, for the instructor's report; None if hidden
 
 
-def passed(name: str, cases: int) -> None:
-    print(f"✓ {name}: all {cases} cases right")
+class LearnerError(Exception):
+    """The learner's function raised (or could not answer): its type's name and message."""
 
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.message = type_name, message
+
+    @property
+    def builtin_type(self) -> str | None:
+        """The type's name if it is one of Python's own exceptions, else None (a name the
+        learner chose could spell anything)."""
+        known = getattr(builtins, self.type_name, None)
+        return self.type_name if isinstance(known, type) and issubclass(known, BaseException) else None
+
+
+# Asking across the boundary ------------------------------------------------------------------
 
 def run_async(coroutine: Coroutine) -> Any:
     """Run a coroutine to its end from ordinary code, even where an event loop is running
@@ -29,3 +66,156 @@ def run_async(coroutine: Coroutine) -> Any:
     on every run."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         return thread.submit(model_loop.run, coroutine, clock=ModelClock(virtual=True)).result()
+
+
+class InProcess:
+    """The boundary inside one process: the learner's notebook, nbval, `make course`."""
+
+    def __init__(self) -> None:
+        self.answerer = Answerer(namespace={}, finish=run_async)
+
+    def ask(self, question: str) -> str:
+        return self.answerer.serve(question)
+
+    def target(self, function) -> dict:
+        number = len(self.answerer.handles) + 1
+        self.answerer.handles[number] = function
+        return {"handle": number}
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A function on the other side of the boundary, asked through `link` (grading)."""
+
+    link: Any  # has ask(question: str) -> str
+    target: dict  # {"name": ...} or {"handle": ...}
+    label: str  # how feedback names it
+
+
+_here = InProcess()
+
+
+def remote(function) -> Remote:
+    """The learner's function as a Remote: itself when grading, else this process's."""
+    if isinstance(function, Remote):
+        return function
+    name = getattr(function, "__name__", "your function")
+    return Remote(_here, _here.target(function), name)
+
+
+def ask(function, *inputs) -> Any:
+    """The learner's function's answer to `inputs`, as plain data of exact types.
+
+    Raises LearnerError when it raised, or when its answer cannot be read (too large, say).
+    A callable it returns comes back as a Remote, to be asked in turn.
+    """
+    answer, _ = ask_timed(function, *inputs)
+    return answer
+
+
+def ask_timed(function, *inputs) -> tuple[Any, float]:
+    """ask(), and the model seconds the call took where it ran."""
+    answer, seconds, _ = ask_fully(function, *inputs)
+    return answer, seconds
+
+
+def ask_fully(function, *inputs) -> tuple[Any, float, dict[str, list[str]]]:
+    """ask(), the model seconds the call took, and what happened to each probe among the
+    inputs, by name: "started", then "returned", "raised" or "cancelled"."""
+    far = remote(function)
+    question = json.dumps({"call": far.target, "args": encode(list(inputs))})
+    try:
+        reply = json.loads(far.link.ask(question))
+    except (ValueError, RecursionError):
+        raise LearnerError("an unreadable answer", "") from None
+    if "raised" in reply:
+        raise LearnerError(str(reply["raised"]), str(reply.get("message", "")))
+    if "refused" in reply:
+        raise LearnerError("an answer too large to check", str(reply["refused"]))
+    value = decode(reply["value"])
+    names = {str(p.number): p.name for p in _probes_in(inputs)}
+    happened = {names[n]: [str(e) for e in events] for n, events in reply.get("journal", {}).items()
+                if n in names}
+    return _remotes(value, far), float(reply.get("model_seconds", 0.0)), happened
+
+
+def _probes_in(inputs) -> list[ProbeSpec]:
+    found = []
+    for value in inputs:
+        if isinstance(value, ProbeSpec):
+            found.append(value)
+        elif type(value) in (list, tuple):
+            found += _probes_in(value)
+        elif type(value) is dict:
+            found += _probes_in(list(value.values()))
+    return found
+
+
+def _remotes(value, far: Remote):
+    """Handles in an answer, as Remotes on the same link."""
+    if isinstance(value, Handle):
+        return Remote(far.link, {"handle": value.number}, f"the function {far.label} returned")
+    if type(value) is list:
+        return [_remotes(item, far) for item in value]
+    return value
+
+
+_probe_numbers = itertools.count(1)
+
+
+def probe(name: str, seconds: float, fails: bool = False) -> ProbeSpec:
+    """An async step to hand to the learner's code: sleeps `seconds`, then returns
+    "<name> done" or raises. ask_fully() says afterwards what happened to it."""
+    return ProbeSpec(next(_probe_numbers), name, seconds, fails)
+
+
+# Cases and verdicts ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    inputs: tuple  # a row of the check's table of cases
+    hidden: bool  # one of extra_cases: its failure names only the rule
+
+
+def cases(visible: Iterable, extra_cases: Iterable) -> list[Case]:
+    return [Case(tuple(c), False) for c in visible] + [Case(tuple(c), True) for c in extra_cases]
+
+
+def fail(case: Case, rule: str, feedback: str, raised: LearnerError | None = None) -> NoReturn:
+    """Fail the check on `case`: full feedback for a visible case, the rule for a hidden one."""
+    named = (raised.builtin_type or "an exception of its own class") if raised else None
+    if case.hidden:
+        feedback = hidden_feedback(rule, named)
+    raise CheckFailed(feedback, rule=rule, raised=named,
+                      case=None if case.hidden else shown(case.inputs)[:120])
+
+
+def hidden_feedback(rule: str, raised: str | None) -> str:
+    """A hidden case's failure: its rule, and what was raised, never the case itself."""
+    what = f"your code raised {raised}" if raised else "your answer was wrong"
+    return f"a hidden case failed ({what}); it tests this rule: {rule}"
+
+
+def answer_to(case: Case, rule: str, function, *inputs) -> Any:
+    """ask(), failing the case (with its rule) when the learner's function raises."""
+    try:
+        return ask(function, *inputs)
+    except LearnerError as error:
+        fail(case, rule, f"{label(function)}{shown(inputs)} raised {error}.", error)
+
+
+def label(function) -> str:
+    return function.label if isinstance(function, Remote) else getattr(function, "__name__", "it")
+
+
+def shown(inputs: tuple) -> str:
+    """The inputs as a call's arguments, for feedback."""
+    return "(" + ", ".join(repr(i) for i in inputs) + ")"
+
+
+def type_name(value) -> str:
+    return value.type_name if isinstance(value, Unsupported) else type(value).__name__
+
+
+def passed(name: str, count: int) -> None:
+    print(f"✓ {name}: all {count} cases right")

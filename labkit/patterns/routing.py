@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from ..agents import Agent
+if TYPE_CHECKING:  # routing reads an agent's name and skills only
+    from ..agents import Agent
 
 
 @dataclass(frozen=True)
