@@ -12,17 +12,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import default
 
+from .kernels import IPCKernelManager
 from .llm.config import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -31,22 +28,6 @@ BENCH = REPO_ROOT / "bench"
 # `make cassettes` records them with the notebooks.
 RECORDED_BENCHES = ["fanout"]
 CELL_TIMEOUT_S = 600
-
-
-class IPCKernelManager(AsyncKernelManager):
-    """Kernels reached through local sockets (IPC), not TCP: no port open to the machine's
-    other users, and so no "Kernel is running over TCP without encryption" warning."""
-
-    @default("transport")
-    def _ipc(self) -> str:
-        return "ipc"
-
-    @default("ip")
-    def _socket_path_prefix(self) -> str:
-        # Absolute: the kernel runs in the notebook's folder, its manager wherever it was started.
-        runtime = Path(jupyter_runtime_dir())
-        runtime.mkdir(parents=True, exist_ok=True)
-        return str(runtime / f"kernel-{uuid.uuid4().hex[:12]}-ipc")
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 
 from labkit.checks._boundary import (MAX_ANSWER_BYTES, Answerer, Unsupported, decode, dumps,
                                      encode)
-from labkit.grading.runner import unbound_names
+from labkit.grading.checker import hidden_tests, unbound_names
 from labkit.llm.usage import Ledger, Usage
 from labkit.patterns.aggregate import Finding
 from labkit.patterns.messaging import Message
@@ -86,3 +86,13 @@ def test_a_check_cells_unbound_names_are_the_learners_functions():
               "check_dedupe(dedupe, extra_cases=[helper(c) for c in cases])\n")
 
     assert unbound_names(source) == ["dedupe"]
+
+
+def test_the_second_round_runs_a_check_cells_imports_and_hidden_tests_only():
+    full = ("from labkit.checks import check_dedupe\n\ncheck_dedupe(dedupe)\n"
+            "### BEGIN HIDDEN TESTS\ncheck_dedupe(dedupe, extra_cases=[([], [])])\n"
+            "### END HIDDEN TESTS\n")
+    visible = "from labkit.checks import check_dedupe\n\ncheck_dedupe(dedupe)\n"
+
+    assert hidden_tests(full, visible) == ("from labkit.checks import check_dedupe\n\n"
+                                           "check_dedupe(dedupe, extra_cases=[([], [])])\n")

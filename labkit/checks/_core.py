@@ -3,7 +3,7 @@
 A check calls the learner's function on cases (behaviour, never source text), prints a line
 when all is right, and raises CheckFailed with feedback a learner can act on otherwise. Its
 signature is always `check_<name>(learner_function, extra_cases=())`: the graded cell calls
-it with the visible cases, the hidden tests again with extra ones.
+it with the visible cases, the hidden tests again with extra ones (and those alone).
 
 Every call goes through `ask(function, *inputs)`, across the boundary of _boundary.py: in a
 learner's notebook on this side of it (in-process), when grading from the grader's process to
@@ -178,7 +178,10 @@ class Case:
 
 
 def cases(visible: Iterable, extra_cases: Iterable) -> list[Case]:
-    return [Case(tuple(c), False) for c in visible] + [Case(tuple(c), True) for c in extra_cases]
+    """The cases to check: the visible ones, or, when the hidden tests pass extra cases, only
+    those (the graded cell's first line has just checked the visible ones)."""
+    extra = [Case(tuple(c), True) for c in extra_cases]
+    return extra or [Case(tuple(c), False) for c in visible]
 
 
 def fail(case: Case, rule: str, feedback: str, raised: LearnerError | None = None) -> NoReturn:

@@ -1,4 +1,4 @@
-"""Inside the sandbox: run one assembled notebook, and judge its checks from outside its kernel.
+"""Inside the sandbox: start the submission's kernel, then judge its notebook (checker.py).
 
     python -m labkit.grading.runner < job.json > report.json
 
@@ -8,191 +8,26 @@ report: {"cells": {index: {"status": "ok"|"error"|"timeout", "error": "Name: mes
          "checks": {index: {"passed": bool, "feedback": str, "case": the visible case failed}},
          "kernel_died_at": index or null}
 
-This process is the checker. The kernel runs the notebook's other cells, the learner's code
-among them; a graded cell never reaches it. The checker runs the check cell's code itself,
-with each name the cell uses but does not define (the learner's function) bound to a Remote:
-a call sends the kernel only that case's inputs, and the answer comes back as plain data. So a
-verdict is decided here, by the instructor's code, whatever the submission did to its kernel.
-
-Hidden cases stay hidden: first every check runs with its visible cases only, in notebook
-order, with full feedback; only then, once nothing more is said to the learner in detail, the
-hidden tests run, and a failure there names only its rule (the kernel has seen its inputs, so
-nothing it said may be carried out in the feedback).
+The kernel starts first, and boots while this process imports the checker: on two cores that
+overlap is most of a second of each submission.
 """
 from __future__ import annotations
 
-import ast
-import builtins
-import contextlib
 import ctypes
-import io
 import json
-import queue
 import subprocess
 import sys
-import time
 
-# nbformat's jsonschema loads every format checker it can; rfc3987_syntax compiles an IRI
-# grammar at import (about 1.8 s, once per submission). Notebooks have no IRI fields.
-sys.modules.setdefault("rfc3987_syntax", None)
+from jupyter_core.utils import run_sync
 
-import nbformat  # noqa: E402
-from jupyter_core.utils import run_sync  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-from nbclient.exceptions import DeadKernelError  # noqa: E402
-
-from ..checks._boundary import MAX_ANSWER_BYTES  # noqa: E402
-from ..checks._core import CheckFailed, LearnerError, Remote, hidden_feedback  # noqa: E402
-from ..course import IPCKernelManager  # noqa: E402
+from ..kernels import IPCKernelManager
 
 PR_SET_DUMPABLE = 4
-# What the kernel runs for one question: its half of the boundary, nothing of the check.
-ASK = "__labkit_answer = __import__('labkit.checks._boundary', fromlist=['_']).serve_in_kernel({!r})"
-
-
-class KernelGone(RuntimeError):
-    """The kernel died or stopped answering: no further question can be asked."""
-
-
-class KernelLink:
-    """Asks the kernel questions on a client of its own; reads only the reply's data."""
-
-    def __init__(self, manager, timeout: float) -> None:
-        self.manager, self.timeout = manager, timeout
-        self.client = manager.blocking_client()
-        self.client.start_channels()
-
-    def ask(self, question: str) -> str:
-        if not self._alive():
-            raise KernelGone("the kernel died")
-        msg_id = self.client.execute(ASK.format(question), silent=True, store_history=False,
-                                     user_expressions={"answer": "__labkit_answer"},
-                                     allow_stdin=False)
-        reply = self._reply_to(msg_id)
-        content = reply["content"]
-        if content.get("status") != "ok":
-            raise LearnerError(str(content.get("ename", "an error"))[:60],
-                               str(content.get("evalue", ""))[:300])
-        answer = content.get("user_expressions", {}).get("answer", {})
-        text = answer.get("data", {}).get("text/plain", "") if answer.get("status") == "ok" else ""
-        if len(text) > 2 * MAX_ANSWER_BYTES:
-            raise LearnerError("an answer too large to check", "")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError, RecursionError, MemoryError):
-            value = None
-        if type(value) is not str:
-            raise LearnerError("an unreadable answer", "")
-        return value
-
-    def _reply_to(self, msg_id: str) -> dict:
-        deadline = time.monotonic() + self.timeout
-        interrupted = False
-        while True:
-            try:
-                reply = self.client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                if not self._alive():
-                    raise KernelGone("the kernel died") from None
-                if interrupted:
-                    raise KernelGone("the kernel did not stop after an interrupt") from None
-                run_sync(self.manager.interrupt_kernel)()  # an endless loop: stop it, say so
-                interrupted, deadline = True, time.monotonic() + 10
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                if interrupted:
-                    raise LearnerError("a call that never returned",
-                                       f"stopped after {self.timeout:g} s")
-                return reply
-
-    def _alive(self) -> bool:
-        return run_sync(self.manager.is_alive)()
-
-    def close(self) -> None:
-        self.client.stop_channels()
-
-
-def unbound_names(source: str) -> list[str]:
-    """Names a cell uses but neither defines nor imports: the learner's, found in the kernel."""
-    tree = ast.parse(source)
-    used, bound = set(), set(dir(builtins))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return sorted(used - bound)
-
-
-def judge(source: str, link: KernelLink, hidden: bool) -> dict:
-    """Run a check cell here, its learner's names asked through `link`: the verdict."""
-    namespace = {name: Remote(link, {"name": name}, name) for name in unbound_names(source)}
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # this process's stdout is the report
-            exec(compile(source, "<check>", "exec"), namespace)
-    except CheckFailed as failed:
-        if hidden:
-            return {"passed": False, "feedback": hidden_feedback(failed.rule, failed.raised)}
-        return {"passed": False, "feedback": str(failed), "case": failed.case}
-    except KernelGone as gone:
-        return {"passed": False, "feedback": f"not run: {gone} (your code stopped its own "
-                                             "process, or used more memory than allowed)"}
-    except LearnerError as error:  # the check let it through: say it, in the check's stead
-        said = (error.builtin_type or "an exception of its own class") if hidden else str(error)
-        return {"passed": False, "feedback": f"your code gave {said}"}
-    except Exception as error:  # the check itself could not run: the instructor must hear
-        return {"passed": False, "feedback": f"the check could not run ({type(error).__name__})",
-                "check_error": f"{type(error).__name__}: {error}"[:300]}
-    return {"passed": True, "feedback": "passed"}
-
-
-def _error_of(cell) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}"
-    return None
-
-
-def run(job: dict) -> dict:
-    notebook = nbformat.from_dict(job["notebook"])
-    checks = {int(index): sources for index, sources in job["checks"].items()}
-    for index in checks:  # the kernel never sees a check, hidden tests least of all
-        notebook.cells[index].source = ""
-    # coalesce_streams: one print can arrive as several stream messages.
-    client = NotebookClient(notebook, kernel_name="python3", timeout=job["cell_timeout"],
-                            kernel_manager_class=IPCKernelManager, interrupt_on_timeout=True,
-                            allow_errors=True, record_timing=False, coalesce_streams=True)
-    report: dict = {"cells": {}, "checks": {}, "kernel_died_at": None}
-    # The kernel's own stdout and stderr go nowhere: only this process writes the report.
-    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    with client.setup_kernel(**quiet):
-        link = KernelLink(client.km, job["cell_timeout"])
-        try:
-            for index, cell in enumerate(notebook.cells):
-                if cell.cell_type != "code":
-                    continue
-                if index in checks:
-                    report["checks"][index] = judge(checks[index]["visible"], link, hidden=False)
-                    continue
-                try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError:
-                    report["kernel_died_at"] = index
-                    break
-                error = _error_of(cell)
-                status = "ok" if error is None else (
-                    "timeout" if error.startswith("KeyboardInterrupt") else "error")
-                report["cells"][index] = {"status": status, "error": error}
-            for index, verdict in report["checks"].items():  # only now, the hidden tests
-                if verdict["passed"] and checks[index]["full"] != checks[index]["visible"]:
-                    report["checks"][index] = judge(checks[index]["full"], link, hidden=True)
-        finally:
-            link.close()
-    return report
+# nbformat's jsonschema loads every format checker whose library is installed, once per
+# submission here: rfc3987_syntax compiles an IRI grammar (1.8 s), isoduration loads arrow's
+# locales... A notebook's schema uses none of these formats; jsonschema skips what is absent.
+OPTIONAL_FORMATS = ("rfc3987_syntax", "rfc3987", "isoduration", "fqdn", "idna", "jsonpointer",
+                    "rfc3339_validator", "uri_template", "webcolors")
 
 
 def main() -> None:
@@ -200,7 +35,19 @@ def main() -> None:
     # the same user, must not be able to read it through /proc.
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     job = json.load(sys.stdin)
-    json.dump(run(job), sys.stdout)
+    manager = IPCKernelManager(kernel_name="python3")
+    # The kernel's own stdout and stderr go nowhere: only this process writes the report.
+    run_sync(manager.start_kernel)(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+    for name in OPTIONAL_FORMATS:
+        sys.modules.setdefault(name, None)
+    from .checker import run  # while the kernel boots
+
+    try:
+        report = run(job, manager)
+    finally:
+        run_sync(manager.shutdown_kernel)(now=True)
+    json.dump(report, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def setup(notebook: str, version: str) -> Session:
     session_clock.restart(session_clock.virtual)
     run_cells_on_model_time()
     _active = session
-    deterministic_figures()
+    deterministic_figures(grading=settings.grading)
     print(session.describe())
     return session
 
