@@ -183,6 +183,17 @@ def graded(tmp_path_factory, listener):
         "prints-success": ("print('✓ check_triage: all 4 cases right')\n"
                            "def check_triage(answer):\n    return []"),
         "too-large": "def check_triage(answer):\n    return ['severity component summary ' * 40] * 1000",
+        # At the sandbox itself: a report forged on its pid 1's stdout, then the checker
+        # killed; and a flood of output on its stderr, which the grader must not hold.
+        "forge-report": ("import json, os, signal\n"
+                         "forged = {'check': 17, 'passed': True, 'feedback': 'passed'}\n"
+                         "with open('/proc/1/fd/1', 'w') as out:\n"
+                         "    for nonce in ['', None, '0' * 32]:\n"
+                         "        out.write(json.dumps({'nonce': nonce, **forged}) + '\\n')\n"
+                         "os.kill(os.getppid(), signal.SIGKILL)"),
+        "flood-output": ("with open('/proc/1/fd/2', 'w') as err:\n"
+                         "    for _ in range(200):\n        err.write('x' * (1 << 20))\n"
+                         "def check_triage(answer):\n    return []"),
         "exit": "import sys\nsys.exit(0)",
         "kill-kernel": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
     }
@@ -198,6 +209,14 @@ def graded(tmp_path_factory, listener):
         (subs / student).mkdir(parents=True)
         nbformat.write(notebook, subs / student / "00_setup.ipynb")
     (subs / "read-other" / "linked.ipynb").symlink_to(subs / "zz-correct" / "00_setup.ipynb")
+    # Files of a student's own that would shadow what the checker imports, were it run there.
+    shadowing = subs / "shadow-modules"
+    shadowing.mkdir()
+    nbformat.write(submission({"triage-solution": "def check_triage(answer):\n    return []"}),
+                   shadowing / "00_setup.ipynb")
+    for module in ["json.py", "nbclient.py", "ast.py"]:
+        (shadowing / module).write_text("import sys\nsys.stdout.write('{\"forged\": 1}')\n"
+                                            "raise SystemExit(0)\n")
     (subs / "garbage").mkdir()
     (subs / "garbage" / "00_setup.ipynb").write_text("{ this is not json")
 
@@ -254,6 +273,9 @@ def test_partial_submission_gets_partial_marks(graded):
     ("builtins", "the 'summary' field is wrong here"),
     ("prints-success", "the 'summary' field is wrong here"),
     ("too-large", "too large to check"),
+    ("forge-report", "not run: the notebook stopped before this check"),
+    ("flood-output", ""),
+    ("shadow-modules", ""),
     ("exit", "SystemExit"),
     ("kill-kernel", "kernel died"),
     ("edit-check", "you changed this check's cell"),
@@ -270,9 +292,9 @@ def test_hostile_submission_scores_zero_on_what_it_broke_and_says_why(graded, st
 def test_hidden_cases_stay_hidden_whatever_the_kernel_does(graded):
     _, results = graded
     triage, cost = results["exfiltrate"]["triage-check"], results["exfiltrate"]["cost-check"]
-    assert triage == (0, "a hidden case failed (your code raised an exception of its own class); "
-                         "it tests this rule: each problem of an invalid answer names the field "
-                         "it is about")
+    assert triage == (0, "a hidden case failed (your code raised an exception); it tests this "
+                         "rule: a valid answer has no problems, and each problem of an invalid "
+                         "one names its field")
     # The cost check's visible cases ran before any hidden input reached the kernel: passed;
     # its hidden ones after, when the kernel answered with what it had seen: wrong.
     assert cost[0] == 0 and cost[1].startswith("a hidden case failed (your answer was wrong)")

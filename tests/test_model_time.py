@@ -188,17 +188,28 @@ def test_a_notebooks_cells_that_await_run_on_model_time(tmp_path, monkeypatch):
         'with labkit.override(model="gpt-4o"):\n'
         '    from labkit.llm.override import active_route\n'
         '    await asyncio.sleep(0)\n    print(active_route().model, await queue.get())',
+        # A task left ticking between cells: model time stands still until a cell runs.
+        'async def tick():\n    while True:\n        await asyncio.sleep(1)\n'
+        'ticker = asyncio.create_task(tick())\nawait asyncio.sleep(0)\nleft_at = now()',
+        'time.sleep(0.5)',
+        'await asyncio.sleep(0)\nprint(now() - left_at)',
+        # SystemExit in a cell that awaits: the cell fails, the loop lives on.
+        'await asyncio.sleep(0)\nraise SystemExit(3)',
+        'await asyncio.sleep(2)\nprint("the loop lives on")',
     ]
     notebook = tmp_path / "model_time.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]),
-                   notebook)
+    code = [nbformat.v4.new_code_cell(c) for c in cells]
+    code[-2].metadata["tags"] = ["raises-exception"]
+    nbformat.write(nbformat.v4.new_notebook(cells=code), notebook)
     monkeypatch.setenv("LABKIT_CASSETTE_DIR", str(tmp_path / "cassettes"))  # the kernel's too
 
     result = run_notebook(notebook, inplace=True, show_progress=False)
 
     assert result.ok, result.error
-    printed = [cell.outputs[0]["text"] for cell in nbformat.read(notebook, as_version=4).cells[1:]]
-    assert printed == ["30.0 True\n", "gpt-4o made in one cell\n"]
+    done = nbformat.read(notebook, as_version=4).cells
+    printed = [cell.outputs[0]["text"] for cell in (done[1], done[2], done[5], done[7])]
+    assert printed == ["30.0 True\n", "gpt-4o made in one cell\n", "0.0\n", "the loop lives on\n"]
+    assert done[6].outputs[0]["ename"] == "SystemExit"
 
 
 def test_a_grader_never_waits_for_real(monkeypatch, tmp_path):
@@ -208,3 +219,28 @@ def test_a_grader_never_waits_for_real(monkeypatch, tmp_path):
 
     with lab.replay_speed(1):
         assert session_clock.virtual  # what a learner would wait for is counted instead
+
+
+def test_while_real_io_is_watched_model_time_follows_the_wall_clock():
+    """A timeout still fires when a socket is watched (jumping would skip the real wait)."""
+    import socket
+
+    async def wait_on_a_quiet_socket():
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        heard = loop.create_future()
+        loop.add_reader(ours, lambda: heard.set_result(ours.recv(1)))
+        try:
+            await asyncio.wait_for(heard, 0.2)
+        except TimeoutError:
+            return loop.time()
+        finally:
+            loop.remove_reader(ours)
+            ours.close()
+            theirs.close()
+
+    wall = time.perf_counter()
+    model = labkit.run(wait_on_a_quiet_socket(), clock=ModelClock(virtual=True))
+    wall = time.perf_counter() - wall
+
+    assert 0.2 <= model < 1 and wall < 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 from typing import Any, Callable, Coroutine
 
 from ..llm import model_loop
@@ -29,6 +30,7 @@ from ..patterns.messaging import Message
 from ..patterns.routing import Bid
 
 MAX_ANSWER_BYTES = 256 * 1024  # an answer bigger than this is refused, not sent
+MAX_INT = 2**63  # a bigger int crosses as Unsupported: no check needs one
 CALL_BOUND_S = 60.0  # an async answer still waiting after this (model time) is stopped
 PLAIN = (type(None), bool, int, float, str)
 DATACLASSES = {cls.__name__: cls for cls in (Finding, Bid, Message, Usage)}
@@ -97,7 +99,12 @@ def encode(value: Any, handles: dict | None = None) -> Any:
 
 def decode(data: Any, probes: dict | None = None) -> Any:
     """The value `data` encodes, built from plain data only. With `probes` (the answering
-    side), a probe's description becomes a Probe that writes to that journal."""
+    side), a probe's description becomes a Probe that writes to that journal. Data not of
+    the format raises (TypeError, KeyError...), or decodes to Unsupported."""
+    if type(data) is int and abs(data) > MAX_INT:
+        return Unsupported("int too large")
+    if type(data) is float and not math.isfinite(data):
+        return Unsupported("float that is not finite")
     if type(data) in PLAIN:
         return data
     if type(data) is list:
@@ -117,7 +124,10 @@ def decode(data: Any, probes: dict | None = None) -> Any:
     if "__ledger__" in data:
         ledger = Ledger()
         for record in data["__ledger__"]:
-            ledger.add(decode(record, probes))
+            usage = decode(record, probes)
+            if type(usage) is not Usage:
+                return Unsupported("Ledger")
+            ledger.add(usage)
         return ledger
     if "__probe__" in data and probes is not None:
         return Probe(ProbeSpec(**data["__probe__"]), probes)

@@ -15,7 +15,6 @@ exception's type: never its inputs, the expected answer, or the learner's error 
 """
 from __future__ import annotations
 
-import builtins
 import concurrent.futures
 import itertools
 import json
@@ -31,8 +30,8 @@ class CheckFailed(AssertionError):
     """The learner's code gave a wrong answer; the message says which case and why.
 
     `rule` says what the failed case tests, with nothing of the case itself; `raised` names
-    what the learner's code raised, if it raised: a built-in exception's type, or "an
-    exception of its own class" (a name the learner chose could spell anything).
+    what the learner's code raised, if it raised: a common built-in exception's type, or "an
+    exception" (LearnerError.common_type).
     """
 
     def __init__(self, feedback: str, *, rule: str, raised: str | None = None,
@@ -40,6 +39,11 @@ class CheckFailed(AssertionError):
         super().__init__(feedback)
         self.rule, self.raised = rule, raised
         self.case = case  # a visible case's inputs, for the instructor's report; None if hidden
+
+
+COMMON_EXCEPTIONS = frozenset({"TypeError", "ValueError", "KeyError", "IndexError",
+                               "AttributeError", "NameError", "ZeroDivisionError",
+                               "RecursionError", "TimeoutError", "NotImplementedError"})
 
 
 class LearnerError(Exception):
@@ -50,11 +54,11 @@ class LearnerError(Exception):
         self.type_name, self.message = type_name, message
 
     @property
-    def builtin_type(self) -> str | None:
-        """The type's name if it is one of Python's own exceptions, else None (a name the
-        learner chose could spell anything)."""
-        known = getattr(builtins, self.type_name, None)
-        return self.type_name if isinstance(known, type) and issubclass(known, BaseException) else None
+    def common_type(self) -> str:
+        """The type's name if it is one of the common built-in exceptions, else "an exception":
+        a name the learner chose could spell anything, and in a hidden case every name the
+        kernel can choose from is a little of what it saw, carried out."""
+        return self.type_name if self.type_name in COMMON_EXCEPTIONS else "an exception"
 
 
 # Asking across the boundary ------------------------------------------------------------------
@@ -123,20 +127,33 @@ def ask_fully(function, *inputs) -> tuple[Any, float, dict[str, list[str]]]:
     """ask(), the model seconds the call took, and what happened to each probe among the
     inputs, by name: "started", then "returned", "raised" or "cancelled"."""
     far = remote(function)
-    question = json.dumps({"call": far.target, "args": encode(list(inputs))})
+    reply = far.link.ask(json.dumps({"call": far.target, "args": encode(list(inputs))}))
     try:
-        reply = json.loads(far.link.ask(question))
-    except (ValueError, RecursionError):
+        return _read(reply, far, inputs)
+    except LearnerError:
+        raise
+    except Exception:  # any reply not of the format: the other side's doing, not the check's
         raise LearnerError("an unreadable answer", "") from None
+
+
+def _read(reply_text: str, far: Remote, inputs: tuple) -> tuple[Any, float, dict[str, list[str]]]:
+    """A reply's answer; any part not of the format raises (ask_fully says "unreadable")."""
+    reply = json.loads(reply_text)
+    if type(reply) is not dict:
+        raise ValueError("not an object")
     if "raised" in reply:
-        raise LearnerError(str(reply["raised"]), str(reply.get("message", "")))
+        raise LearnerError(str(reply["raised"])[:60], str(reply.get("message", ""))[:300])
     if "refused" in reply:
-        raise LearnerError("an answer too large to check", str(reply["refused"]))
+        raise LearnerError("an answer too large to check", str(reply["refused"])[:300])
     value = decode(reply["value"])
     names = {str(p.number): p.name for p in _probes_in(inputs)}
-    happened = {names[n]: [str(e) for e in events] for n, events in reply.get("journal", {}).items()
-                if n in names}
-    return _remotes(value, far), float(reply.get("model_seconds", 0.0)), happened
+    journal = reply.get("journal", {})
+    happened = {names[n]: [str(e) for e in events][:10] for n, events in journal.items()
+                if n in names and type(events) is list}
+    seconds = float(reply.get("model_seconds", 0.0))
+    if not 0 <= seconds < float("inf"):
+        raise ValueError("model seconds out of range")
+    return _remotes(value, far), seconds, happened
 
 
 def _probes_in(inputs) -> list[ProbeSpec]:
@@ -171,26 +188,33 @@ def probe(name: str, seconds: float, fails: bool = False) -> ProbeSpec:
 
 # Cases and verdicts ------------------------------------------------------------------------
 
+MAX_FEEDBACK = 600  # characters
+
+
 @dataclass(frozen=True)
 class Case:
     inputs: tuple  # a row of the check's table of cases
-    hidden: bool  # one of extra_cases: its failure names only the rule
+    hidden: bool  # one of extra_cases: its failure names only the check's rule
+    rule: str  # what the whole check tests, said alike of every hidden case
 
 
-def cases(visible: Iterable, extra_cases: Iterable) -> list[Case]:
+def cases(visible: Iterable, extra_cases: Iterable, *, rule: str) -> list[Case]:
     """The cases to check: the visible ones, or, when the hidden tests pass extra cases, only
-    those (the graded cell's first line has just checked the visible ones)."""
-    extra = [Case(tuple(c), True) for c in extra_cases]
-    return extra or [Case(tuple(c), False) for c in visible]
+    those (the graded cell's first line has just checked the visible ones). `rule` is what
+    the check as a whole tests: a failed hidden case says that, and nothing of itself."""
+    extra = [Case(tuple(c), True, rule) for c in extra_cases]
+    return extra or [Case(tuple(c), False, rule) for c in visible]
 
 
 def fail(case: Case, rule: str, feedback: str, raised: LearnerError | None = None) -> NoReturn:
-    """Fail the check on `case`: full feedback for a visible case, the rule for a hidden one."""
-    named = (raised.builtin_type or "an exception of its own class") if raised else None
+    """Fail the check on `case`: full feedback for a visible case. A hidden one says only the
+    check's rule, the same whatever the case and whatever went wrong in it."""
+    named = raised.common_type if raised else None
     if case.hidden:
-        feedback = hidden_feedback(rule, named)
-    raise CheckFailed(feedback, rule=rule, raised=named,
-                      case=None if case.hidden else shown(case.inputs)[:120])
+        raise CheckFailed(hidden_feedback(case.rule, named), rule=case.rule, raised=named)
+    if len(feedback) > MAX_FEEDBACK:  # an answer can be 256 KB; a line of feedback cannot
+        feedback = feedback[:MAX_FEEDBACK - 3] + "..."
+    raise CheckFailed(feedback, rule=rule, raised=named, case=shown(case.inputs)[:120])
 
 
 def hidden_feedback(rule: str, raised: str | None) -> str:

@@ -18,11 +18,12 @@ TRIAGE_CASES = [
     ({**VALID_TRIAGE, "severity": "urgent"}, "severity"),
     ({**VALID_TRIAGE, "summary": "x" * 81}, "summary"),
 ]
+TRIAGE_RULE = "a valid answer has no problems, and each problem of an invalid one names its field"
 
 
 def check_triage_validator(check_triage, extra_cases: list = ()) -> None:
     """check_triage(answer) must return [] for a valid answer, else problems naming the field."""
-    all_cases = cases(TRIAGE_CASES, extra_cases)
+    all_cases = cases(TRIAGE_CASES, extra_cases, rule=TRIAGE_RULE)
     for case in all_cases:
         answer, field = case.inputs
         rule = ("a valid answer has no problems: []" if field is None else
@@ -60,7 +61,7 @@ COST_RULE = "every call of the ledger is priced at the model's PRICES, input and
 
 def check_cost_on(cost_on, extra_cases: list = ()) -> None:
     """cost_on(ledger, model) must price every call of the ledger at that model's PRICES."""
-    all_cases = cases(COST_CASES, extra_cases)
+    all_cases = cases(COST_CASES, extra_cases, rule=COST_RULE)
     for case in all_cases:
         calls, model = case.inputs
         expected = sum(usage.cost(model, prompt, completion) for prompt, completion in calls)

@@ -22,11 +22,13 @@ FILTER_CASES = [
     ("high", "low", False), ("low", "low", True), ("medium", "critical", True),
     ("high", None, False), ("high", "urgent", False),
 ]
+FILTER_RULE = ("severity_at_least(level) returns a filter that delivers (True) a message at "
+               "least that severe and skips (False) any other, never raising")
 
 
 def check_severity_filter(severity_at_least, extra_cases: list = ()) -> None:
     """severity_at_least(level) must make an `accept` filter passing messages at least that severe."""
-    all_cases = cases(FILTER_CASES, extra_cases)
+    all_cases = cases(FILTER_CASES, extra_cases, rule=FILTER_RULE)
     for case in all_cases:
         level, severity, delivered = case.inputs
         rule = ("a message at least as severe as the level is delivered, any other skipped; "
@@ -79,7 +81,7 @@ BUDGET_RULE = ("the most confident bid within the budget wins; ties go to the lo
 def check_budget_award(choose_within_budget, extra_cases: list = ()) -> None:
     """choose_within_budget(bids, budget): the most confident bid within budget; ties go to the
     lower cost, then to the name that sorts first; None when no bid fits."""
-    all_cases = cases(BUDGET_CASES, extra_cases)
+    all_cases = cases(BUDGET_CASES, extra_cases, rule=BUDGET_RULE)
     for case in all_cases:
         bids, budget, winner = case.inputs
         offers = [routing.Bid(*bid) for bid in bids]
@@ -117,6 +119,8 @@ WHY = {None: "the loop should go on: return None",
        "repeated draft": "the last draft repeats an earlier one, so the peers are going round "
                          "in circles",
        "round limit": "max_rounds rounds have been played"}
+STOP_RULE = ("the reason is 'approved', else 'repeated draft', else 'round limit', else None, "
+             "checked in that order")
 RULES = {None: "a loop with no reason to stop yet gets None",
          "approved": "a loop whose last draft was approved gets 'approved'",
          "repeated draft": "a loop whose last draft repeats an earlier one gets 'repeated draft', "
@@ -127,7 +131,7 @@ RULES = {None: "a loop with no reason to stop yet gets None",
 
 def check_stop_reason(stop_reason, extra_cases: list = ()) -> None:
     """stop_reason(history, max_rounds) names why a critique loop must stop, or returns None."""
-    all_cases = cases(STOP_CASES, extra_cases)
+    all_cases = cases(STOP_CASES, extra_cases, rule=STOP_RULE)
     for case in all_cases:
         history, max_rounds, expected = case.inputs
         rule = RULES[expected]

@@ -31,7 +31,7 @@ def _finding(file, line, category, agent) -> aggregate.Finding:
 def check_dedupe(dedupe, extra_cases: list = ()) -> None:
     """dedupe(findings) keeps each finding unless an earlier kept one is the same issue: same
     file, same category, lines at most 2 apart."""
-    all_cases = cases(DEDUPE_CASES, extra_cases)
+    all_cases = cases(DEDUPE_CASES, extra_cases, rule=DEDUPE_RULE)
     for case in all_cases:
         given, kept = case.inputs
         findings = [_finding(*spec) for spec in given]
@@ -62,12 +62,14 @@ STAGE_CASES = [
     ("code", {"code": "def normalise_title(title)\n    return title.lower()\n"}, False),
     ("code", {"code": "normalise_title = str.lower\n"}, False),
 ]
+STAGE_RULE = ("a valid output gets None and an invalid one a short problem (a str), never "
+              "an exception; sequential stops at the first stage the validator rejects")
 
 
 def check_stage_validator(validate_stage, extra_cases: list = ()) -> None:
     """validate_stage(stage, output) returns None for a valid output, else a problem (text);
     and with it, labkit.patterns.collaboration.sequential stops at the first invalid stage."""
-    all_cases = cases(STAGE_CASES, extra_cases)
+    all_cases = cases(STAGE_CASES, extra_cases, rule=STAGE_RULE)
     for case in all_cases:
         stage, output, valid = case.inputs
         rule = (f"a valid {stage!r} output gets None" if valid else
@@ -85,6 +87,9 @@ def check_stage_validator(validate_stage, extra_cases: list = ()) -> None:
             fail(case, rule, f"validate_stage({stage!r}, {output!r}) returned {problem!r}, but "
                              "this output is invalid: return a short text saying what is wrong.")
 
+    if extra_cases:  # the chain below ran with the visible cases already
+        passed("validate_stage", len(all_cases))
+        return
     # The validator at work: the chain runs here, and asks the learner's function at each stage.
     calls = []
 
@@ -125,7 +130,7 @@ GATHER_RULE = ("the steps finished in time and without an error are the results;
 def check_gather_until(gather_until, extra_cases: list = ()) -> None:
     """gather_until(steps, deadline) -> (results of the steps done in time, sorted names of
     the others), cancelling the late ones. Its steps are the check's own async functions."""
-    all_cases = cases(GATHER_CASES, extra_cases)
+    all_cases = cases(GATHER_CASES, extra_cases, rule=GATHER_RULE)
     for case in all_cases:
         spec, deadline = case.inputs
         probes = [probe(name, seconds, fails) for name, (seconds, fails) in spec.items()]

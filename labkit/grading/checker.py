@@ -19,6 +19,7 @@ import contextlib
 import io
 import queue
 import time
+from typing import Callable
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -47,10 +48,13 @@ class KernelLink:
         self.manager, self.timeout = manager, timeout
         self.client = manager.blocking_client()
         self.client.start_channels()
+        self.gone: str | None = None  # why no question can be asked any more
 
     def ask(self, question: str) -> str:
-        if not self._alive():
-            raise KernelGone("the kernel died")
+        if self.gone is None and not self._alive():
+            self.gone = "the kernel died"
+        if self.gone is not None:
+            raise KernelGone(self.gone)
         msg_id = self.client.execute(ASK.format(question), silent=True, store_history=False,
                                      user_expressions={"answer": "__labkit_answer"},
                                      allow_stdin=False)
@@ -72,20 +76,27 @@ class KernelLink:
         return value
 
     def _reply_to(self, msg_id: str) -> dict:
+        """The reply to `msg_id`, within the timeout (replies to anything else are skipped);
+        past it, the kernel is interrupted once, and given 10 s more to say it stopped."""
         deadline = time.monotonic() + self.timeout
         interrupted = False
         while True:
+            left = deadline - time.monotonic()
             try:
-                reply = self.client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+                if left <= 0:
+                    raise queue.Empty
+                reply = self.client.get_shell_msg(timeout=left)
             except queue.Empty:
                 if not self._alive():
-                    raise KernelGone("the kernel died") from None
-                if interrupted:
-                    raise KernelGone("the kernel did not stop after an interrupt") from None
+                    self.gone = "the kernel died"
+                elif interrupted:
+                    self.gone = "the kernel did not stop after an interrupt"
+                if self.gone is not None:
+                    raise KernelGone(self.gone) from None
                 run_sync(self.manager.interrupt_kernel)()  # an endless loop: stop it, say so
                 interrupted, deadline = True, time.monotonic() + 10
                 continue
-            if reply["parent_header"].get("msg_id") == msg_id:
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 if interrupted:
                     raise LearnerError("a call that never returned",
                                        f"stopped after {self.timeout:g} s")
@@ -137,10 +148,11 @@ def judge(source: str, link: KernelLink, hidden: bool) -> dict:
         return {"passed": False, "feedback": f"not run: {gone} (your code stopped its own "
                                              "process, or used more memory than allowed)"}
     except LearnerError as error:  # the check let it through: say it, in the check's stead
-        said = (error.builtin_type or "an exception of its own class") if hidden else str(error)
+        said = error.common_type if hidden else str(error)
         return {"passed": False, "feedback": f"your code gave {said}"}
     except Exception as error:  # the check itself could not run: the instructor must hear
-        return {"passed": False, "feedback": f"the check could not run ({type(error).__name__})",
+        said = "" if hidden else f" ({type(error).__name__})"
+        return {"passed": False, "feedback": f"the check could not run{said}",
                 "check_error": f"{type(error).__name__}: {error}"[:300]}
     return {"passed": True, "feedback": "passed"}
 
@@ -152,17 +164,20 @@ def _error_of(cell) -> str | None:
     return None
 
 
-def run(job: dict, manager) -> dict:
-    """Run the job's notebook on the kernel `manager` has started; judge its checks here."""
+def run(job: dict, manager, emit: Callable[[dict], None]) -> None:
+    """Run the job's notebook on the kernel `manager` has started and judge its checks here,
+    emitting each cell's outcome and each verdict as soon as it is known: what was decided
+    before a hang or a crash still counts."""
     notebook = nbformat.from_dict(job["notebook"])
     checks = {int(index): sources for index, sources in job["checks"].items()}
     for index in checks:  # the kernel never sees a check, hidden tests least of all
         notebook.cells[index].source = ""
-    # coalesce_streams: one print can arrive as several stream messages.
+    # coalesce_streams: one print can arrive as several stream messages. A cell that will not
+    # stop even when interrupted runs into the notebook's wall clock; what was emitted stands.
     client = NotebookClient(notebook, km=manager, timeout=job["cell_timeout"],
                             interrupt_on_timeout=True, allow_errors=True, record_timing=False,
                             coalesce_streams=True)
-    report: dict = {"cells": {}, "checks": {}, "kernel_died_at": None}
+    passed_first_round = []
     with client.setup_kernel():
         link = KernelLink(client.km, job["cell_timeout"])
         try:
@@ -170,22 +185,24 @@ def run(job: dict, manager) -> dict:
                 if cell.cell_type != "code":
                     continue
                 if index in checks:
-                    report["checks"][index] = judge(checks[index]["visible"], link, hidden=False)
+                    verdict = judge(checks[index]["visible"], link, hidden=False)
+                    emit({"check": index, **verdict})
+                    if verdict["passed"]:
+                        passed_first_round.append(index)
                     continue
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError:
-                    report["kernel_died_at"] = index
+                    emit({"kernel_died_at": index})
                     break
                 error = _error_of(cell)
                 status = "ok" if error is None else (
                     "timeout" if error.startswith("KeyboardInterrupt") else "error")
-                report["cells"][index] = {"status": status, "error": error}
-            for index, verdict in report["checks"].items():  # only now, the hidden tests
+                emit({"cell": index, "status": status, "error": error})
+            for index in passed_first_round:  # only now, the hidden tests
                 sources = checks[index]
-                if verdict["passed"] and sources["full"] != sources["visible"]:
-                    report["checks"][index] = judge(hidden_tests(sources["full"], sources["visible"]),
-                                                    link, hidden=True)
+                if sources["full"] != sources["visible"]:
+                    hidden = hidden_tests(sources["full"], sources["visible"])
+                    emit({"check": index, **judge(hidden, link, hidden=True)})
         finally:
             link.close()
-    return report

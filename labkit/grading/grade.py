@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import secrets
 import shutil
 import sys
 import tempfile
@@ -92,6 +93,27 @@ def assemble(source, submission) -> tuple[nbformat.NotebookNode, dict[str, list[
     return notebook, notes, attempted
 
 
+def read_report(printed: str, nonce: str) -> dict:
+    """The runner's report from what the sandbox printed: only lines with this job's nonce
+    (the kernel cannot know it), each cell's outcome and each check's last verdict."""
+    report: dict = {"cells": {}, "checks": {}, "kernel_died_at": None, "lines": 0}
+    for line in printed.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if type(record) is not dict or record.get("nonce") != nonce:
+            continue
+        report["lines"] += 1
+        if "cell" in record:
+            report["cells"][str(record["cell"])] = record
+        elif "check" in record:
+            report["checks"][str(record["check"])] = record
+        elif "kernel_died_at" in record:
+            report["kernel_died_at"] = record["kernel_died_at"]
+    return report
+
+
 def _short(error: str) -> str:
     """An error's first line, as short as a line of feedback should be."""
     line = error.strip().splitlines()[0].rstrip(": ") if error.strip() else "an error"
@@ -139,17 +161,17 @@ def grade_notebook(student: str, path: Path, source, limits: sandbox.Limits) -> 
         released = _stub_sources(source)
         checks = {i: {"visible": released[_nbgrader(cell)["grade_id"]], "full": cell.source}
                   for i, cell in enumerate(notebook.cells) if is_grade(cell)}
-        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "checks": checks}
-        outcome = sandbox.run([sys.executable, "-m", "labkit.grading.runner"], workdir,
+        nonce = secrets.token_hex(16)
+        job = {"notebook": notebook, "cell_timeout": limits.cell_s, "checks": checks,
+               "nonce": nonce}
+        outcome = sandbox.run([sys.executable, "-I", "-m", "labkit.grading.runner"], workdir,
                               json.dumps(job), limits, SANDBOX_ENV)
-    try:
-        report = json.loads(outcome.stdout)
-    except ValueError:
-        report = {"cells": {}, "checks": {}}
-        if not outcome.timed_out:  # the instructor must hear of it: maybe the sandbox is broken
-            said = outcome.stderr.strip().splitlines()[-3:] or ["(nothing)"]
-            print(f"  warning: {student}/{path.name} gave no report; the sandbox said: "
-                  + " | ".join(said), file=sys.stderr)
+    report = read_report(outcome.stdout, nonce)
+    if not report["lines"] and not outcome.timed_out:
+        # The instructor must hear of it: maybe the sandbox itself is broken.
+        said = outcome.stderr.strip().splitlines()[-3:] or ["(nothing)"]
+        print(f"  warning: {student}/{path.name} gave no report; the sandbox said: "
+              + " | ".join(said), file=sys.stderr)
     checks, solution_errors = [], []
     for index, cell in enumerate(notebook.cells):
         meta = _nbgrader(cell)

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, fields, replace
@@ -116,7 +117,9 @@ def bwrap_command(workdir: Path, command: list[str], env: dict[str, str]) -> lis
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(workdir), "/home/student", "--chdir", "/home/student"]
+    # The command starts outside the student's folder: none of their files can shadow a module
+    # it imports (its notebook's kernel is started in /home/student).
+    args += ["--bind", str(workdir), "/home/student", "--chdir", "/tmp"]
     for name, value in env.items():
         args += ["--setenv", name, value]
     return args + ["--", *command]
@@ -207,15 +210,28 @@ def run(command: list[str], workdir: Path, stdin: str, limits: Limits,
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb << 20, limits.file_mb << 20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    process = subprocess.Popen(bwrap_command(workdir, command, env), stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=limit_this_process, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(stdin, timeout=limits.wall_s)
-        return Outcome(process.returncode, stdout, stderr, timed_out=False)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # bwrap's pid namespace takes the rest with it
-        stdout, stderr = process.communicate()
-        return Outcome(None, stdout, stderr, timed_out=True)
-    finally:
-        cgroups.remove()
+    # Output goes to files, not pipes: whatever the sandbox writes is bounded by its file-size
+    # limit, not by this process's memory, and only the start of it is read back.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(bwrap_command(workdir, command, env), stdin=subprocess.PIPE,
+                                   stdout=out, stderr=err, preexec_fn=limit_this_process,
+                                   start_new_session=True)
+        timed_out = False
+        try:
+            process.communicate(stdin.encode(), timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # bwrap's pid namespace takes the rest
+            process.wait()
+            timed_out = True
+        finally:
+            cgroups.remove()
+        return Outcome(None if timed_out else process.returncode, _head(out, READ_STDOUT),
+                       _head(err, READ_STDERR), timed_out)
+
+
+READ_STDOUT, READ_STDERR = 8 << 20, 64 << 10  # bytes read back of what the sandbox wrote
+
+
+def _head(file, size: int) -> str:
+    file.seek(0)
+    return file.read(size).decode("utf-8", "replace")

@@ -51,6 +51,14 @@ class ModelClock:
             running = 0.0 if self._since is None else time.monotonic() - self._since
             return self._offset + running
 
+    def advance_if_virtual(self, seconds: float) -> bool:
+        """advance(), if the clock is virtual; whether it was (one step: no race with a switch)."""
+        with self._lock:
+            if self._since is not None:
+                return False
+            self._offset += max(seconds, 0.0)
+            return True
+
     def advance(self, seconds: float) -> None:
         """Count `seconds` of model time that passed without being waited for (virtual only)."""
         if seconds < 0:

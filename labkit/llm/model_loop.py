@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import ctypes
 import selectors
 import threading
-from typing import Any, Coroutine
+import time
+from typing import Any, Callable, Coroutine
 
 from .clock import ModelClock, session_clock
 
@@ -33,15 +35,24 @@ class _JumpingSelector(selectors.DefaultSelector):
         super().__init__()
         self.clock = clock
         self.threads_busy = 0  # jobs the loop handed to threads (run_in_executor) not back yet
+        self.may_jump: Callable[[], bool] = lambda: True
 
     def select(self, timeout: float | None = None):
-        if not self.clock.virtual or timeout is None or timeout <= 0:
+        if timeout is None or timeout <= 0 or not self.clock.virtual or not self.may_jump():
             return super().select(timeout)
         ready = super().select(0)
-        if ready or self.threads_busy or len(self.get_map()) > 1:
-            return ready or super().select(timeout)  # real work is due, or may be: wait for it
-        self.clock.advance(timeout)  # only timers are left: the next one is due now
-        return []
+        if ready:
+            return ready
+        if self.threads_busy:  # work in a thread takes no model time: wait for it
+            return super().select(timeout)
+        if len(self.get_map()) > 1:  # real I/O is watched: it takes its real time, counted
+            started = time.monotonic()
+            ready = super().select(timeout)
+            self.clock.advance_if_virtual(time.monotonic() - started)
+            return ready
+        if self.clock.advance_if_virtual(timeout):  # only timers are left: the next is due now
+            return []
+        return super().select(timeout)  # the clock has just turned real
 
 
 class ModelTimeLoop(asyncio.SelectorEventLoop):
@@ -55,8 +66,13 @@ class ModelTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self.model_clock.now()
 
+    def jump_only_while(self, condition: Callable[[], bool]) -> None:
+        """Jump the clock only while `condition()` holds (a notebook: while a cell runs)."""
+        self._jumping.may_jump = condition
+
     def run_in_executor(self, executor, func, *args):
-        """A job in a thread takes real time: no jump until it is back (asyncio.to_thread too)."""
+        """A job in a thread takes real time: no jump until it is back (asyncio.to_thread too;
+        not a concurrent future wrapped by hand, which the loop cannot see)."""
         future = super().run_in_executor(executor, func, *args)
         self._jumping.threads_busy += 1
         future.add_done_callback(self._thread_done)
@@ -80,37 +96,73 @@ class CellRunner:
 
     One loop for the whole notebook: a queue or a bus made in one cell still works in the next.
     Each cell runs in a copy of the caller's context, so an open trace or override reaches it.
+    Model time passes only while a cell runs: a task left running between cells waits.
     """
 
     def __init__(self, clock: ModelClock) -> None:
-        self.loop = ModelTimeLoop(clock)
+        self.clock = clock
+        self.cells_running = 0
+        self._start_loop()
+
+    def _start_loop(self) -> None:
+        self.loop = ModelTimeLoop(self.clock)
+        self.loop.jump_only_while(lambda: self.cells_running > 0)
         self._thread = threading.Thread(target=self.loop.run_forever, name="labkit-model-time",
                                         daemon=True)
         self._thread.start()
 
     def __call__(self, coroutine: Coroutine) -> Any:
+        if not self._thread.is_alive():  # a cell killed it (os._exit aside, nothing should)
+            self._start_loop()
         context = contextvars.copy_context()
         done: concurrent.futures.Future = concurrent.futures.Future()
         task: list[asyncio.Task] = []
 
         def start() -> None:
-            task.append(self.loop.create_task(coroutine, context=context))
-            task[0].add_done_callback(lambda finished: _settle(done, finished))
+            self.cells_running += 1
+            task.append(self.loop.create_task(_outcome(coroutine), context=context))
+            task[0].add_done_callback(lambda finished: _settle(done, finished, self))
 
         self.loop.call_soon_threadsafe(start)
         try:
-            return done.result()
+            finished, value = done.result()
         except KeyboardInterrupt:  # the kernel was interrupted: stop the cell, then say so
-            self.loop.call_soon_threadsafe(lambda: task and task[0].cancel())
-            concurrent.futures.wait([done], timeout=5)
+            self._stop(task, done)
             raise
+        if not finished:
+            raise value  # the cell's own exception, SystemExit and KeyboardInterrupt included
+        return value
+
+    def _stop(self, task: list, done: concurrent.futures.Future) -> None:
+        """Cancel the cell; if it is stuck in code that never awaits, raise KeyboardInterrupt
+        in the loop's thread; if even that does not end it, leave that loop to it."""
+        self.loop.call_soon_threadsafe(lambda: task and task[0].cancel())
+        if concurrent.futures.wait([done], timeout=1).done:
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread.ident),
+                                                   ctypes.py_object(KeyboardInterrupt))
+        if not concurrent.futures.wait([done], timeout=2).done:
+            self.cells_running = 0
+            self._start_loop()  # the next cells run on a fresh loop; the stuck one is abandoned
 
 
-def _settle(done: concurrent.futures.Future, finished: asyncio.Task) -> None:
+async def _outcome(coroutine: Coroutine) -> tuple[bool, Any]:
+    """(True, result) or (False, the exception), whatever it is: asyncio lets SystemExit and
+    KeyboardInterrupt out of the loop, which would kill the loop's thread."""
+    try:
+        return True, await coroutine
+    except asyncio.CancelledError:
+        raise
+    except BaseException as error:  # noqa: B902 -- handed to the cell's caller, not swallowed
+        return False, error
+
+
+def _settle(done: concurrent.futures.Future, finished: asyncio.Task, runner: CellRunner) -> None:
+    runner.cells_running -= 1
+    if done.done():  # an abandoned cell ending late
+        return
     if finished.cancelled():
         done.set_exception(asyncio.CancelledError())
-    elif finished.exception() is not None:
-        done.set_exception(finished.exception())
     else:
         done.set_result(finished.result())
 
