@@ -38,17 +38,19 @@ class Agent:
             return await achat(prompt, agent=self.name, agent_version=self.version,
                                system=self.instructions, **options)
 
-    def use_tool(self, task: str, **options):
+    def use_tool(self, task: str, *, arguments: list[str] | None = None, **options):
         """Let the model pick one of the agent's tools and its argument, then run it.
 
         The choice is a JSON answer, {"tool": name, "argument": text}, which every backend
-        can give (the local model has no native tool calls). Returns (tool name, result).
+        can give (the local model has no native tool calls). When the argument must be one
+        of known values, pass them as `arguments`: the schema then allows only those, where
+        free text lets a model pass anything. Returns (tool name, result).
         """
         if not self.tools:
             raise ValueError(f"Agent {self.name!r} has no tools: give it tools={{name: function}}.")
+        argument = {"enum": list(arguments)} if arguments else {"type": "string", "maxLength": 60}
         schema = {"title": "tool_choice", "type": "object", "required": ["tool", "argument"],
-                  "properties": {"tool": {"enum": sorted(self.tools)},
-                                 "argument": {"type": "string", "maxLength": 60}}}
+                  "properties": {"tool": {"enum": sorted(self.tools)}, "argument": argument}}
         choice = self.ask(f"Tools: {', '.join(sorted(self.tools))}.\nTask: {task}",
                           schema=schema, **options).data
         if choice["tool"] not in self.tools:  # a backend may not enforce the schema's enum

@@ -135,6 +135,16 @@ def test_use_tool_sends_a_schema_with_the_tool_names_as_an_enum(unit_session):
     assert request["messages"][0] == {"role": "system", "content": "You pick tools."}
 
 
+def test_use_tool_with_known_arguments_allows_only_those(unit_session):
+    model = ScriptedModel([json.dumps({"tool": "search", "argument": "Oslo"})])
+
+    result = tool_agent([]).use_tool("Find flights.", arguments=["Oslo", "Bergen"], client=model)
+
+    schema = model.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["argument"] == {"enum": ["Oslo", "Bergen"]}
+    assert result == ("search", "3 results for Oslo")
+
+
 def test_use_tool_without_tools_raises_a_clear_value_error_before_calling_the_model(unit_session):
     model = ScriptedModel([])
 

@@ -85,6 +85,20 @@ def test_score_counts_precision_and_recall_against_known_flaws():
     assert result["found"] == ["sql", "loop", "untested"]   # line 1: the whole file
     assert result["real"] == 3 and result["issues"] == 4
     assert result["precision"] == 0.75 and result["recall"] == 1.0
+    assert result["f1"] == 2 * 0.75 / 1.75
+
+
+def test_each_flaw_is_found_once_and_each_issue_finds_one_flaw():
+    every_function = [finding("search.py", line, "tests", "tests", end=line + 5) for line in (14, 29, 40)]
+    two_loops = {"id": "loop-2", "file": "report.py", "line": 33, "category": "performance"}
+    one_report = aggregate.group([finding("report.py", 26, "performance", "style", end=35)])
+
+    result = aggregate.score(aggregate.group(every_function), KNOWN)
+    assignment = aggregate.assign(one_report, KNOWN + [two_loops])
+
+    assert result["found"] == ["untested"] and result["real"] == 1
+    assert result["precision"] == 1 / 3                    # two of the three reports found nothing new
+    assert assignment["loop"] == one_report[0] and assignment["loop-2"] is None
 
 
 def test_a_finding_about_a_function_matches_a_flaw_anywhere_inside_it():
@@ -97,4 +111,4 @@ def test_a_finding_about_a_function_matches_a_flaw_anywhere_inside_it():
 
 def test_score_of_nothing_is_zero_not_an_error():
     assert aggregate.score([], KNOWN) == {"issues": 0, "real": 0, "precision": 0.0,
-                                          "recall": 0.0, "found": []}
+                                          "recall": 0.0, "f1": 0.0, "found": []}

@@ -8,8 +8,9 @@ import pytest
 
 import labkit
 from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check_dedupe,
-                           check_gather_until, check_severity_filter, check_stage_validator,
-                           check_stop_reason, check_triage_validator)
+                           check_gather_until, check_pick_aggregation, check_pick_design,
+                           check_severity_filter, check_stage_validator, check_stop_reason,
+                           check_triage_validator)
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
                 "component": ["auth", "payments", "search", "ui"]}
@@ -272,6 +273,41 @@ async def counts_failures_as_results(steps, deadline):
 def test_gather_until_check_fails_wrong_answers_with_actionable_feedback(wrong, feedback):
     with pytest.raises(CheckFailed, match=feedback):
         check_gather_until(wrong)
+
+
+# A design choice with a measurable answer (01 and 02) ---------------------------------------
+
+def reference_pick_design(options, min_quality):
+    good = [o for o in options if o["quality"] >= min_quality]
+    return min(good, key=lambda o: (o["tokens"], -o["quality"], o["name"]))["name"] if good else None
+
+
+def reference_pick_aggregation(strategies, budget):
+    fits = [s for s in strategies if s["tokens"] <= budget]
+    return min(fits, key=lambda s: (-s["f1"], s["tokens"], s["name"]))["name"] if fits else None
+
+
+def test_choice_checks_pass_the_references(capsys):
+    check_pick_design(reference_pick_design, extra_cases=[([("x", 0.5, 9)], 0.5, "x")])
+    check_pick_aggregation(reference_pick_aggregation)
+
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("check, wrong, feedback", [
+    (check_pick_design, lambda options, bar: max(options, key=lambda o: o["quality"])["name"],
+     "returned 'team'; the choice is 'generalist'"),
+    (check_pick_design, lambda options, bar: next((o["name"] for o in options
+                                                   if o["quality"] >= bar), None),
+     "'tokens': 0}], 0.6) returned 'team'"),  # the first good enough: the reversed table shows it
+    (check_pick_aggregation, lambda strategies, budget: max(strategies, key=lambda s: s["f1"])["name"],
+     "returned 'verifier'; the choice is 'tool alone'"),
+    (check_pick_aggregation, lambda strategies, budget: {"name": "union"},
+     "return the chosen option's name"),
+])
+def test_choice_checks_fail_wrong_rules_with_the_table_and_the_choice(check, wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check(wrong)
 
 
 # Answers are plain data of exact types; hidden cases stay hidden ----------------------------

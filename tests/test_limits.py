@@ -38,6 +38,21 @@ def test_guard_counts_only_the_tokens_spent_since_the_loop_started():
     assert "300 of 250" in guard.reason
 
 
+def test_guard_stops_counting_when_its_loop_stops():
+    ledger = Ledger()
+    by_bound, by_reason = Guard(max_rounds=1, max_tokens=1000, ledger=ledger), Guard(5, ledger=ledger)
+    for _ in by_bound:
+        ledger.add(usage(100))
+    for _ in by_reason:
+        ledger.add(usage(40))
+        by_reason.stop("agreed")
+        break
+    ledger.add(usage(5000, agent="later work"))  # after both loops: counted by neither
+
+    assert by_bound.tokens_spent() == 100  # its one round, and nothing after it
+    assert by_reason.tokens_spent() == 40
+
+
 def test_guard_stop_ends_the_loop_with_that_reason():
     guard = Guard(max_rounds=5)
     seen = []

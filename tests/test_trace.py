@@ -348,6 +348,22 @@ def test_concurrent_aask_calls_each_nest_under_their_own_agent(unit_session):
     assert_well_formed(run_trace)
 
 
+def test_a_traces_tokens_are_its_model_calls_in_all_or_one_agents(unit_session):
+    model = ScriptedModel(lambda messages: "one two three")
+    writer, critic = Agent("writer", "write", "You write."), Agent("critic", "critique", "You judge.")
+
+    with Trace() as run_trace:
+        writer.ask("Draft it.", client=model)
+        writer.ask("Again.", client=model)
+        critic.ask("Judge it.", client=model)
+        trace.message("writer", "critic", "a draft")
+    writer_calls = [r for r in labkit.ledger.records if r.agent == "writer"]
+
+    assert run_trace.tokens() == labkit.ledger.totals()["total_tokens"]
+    assert run_trace.tokens("writer") == sum(r.total_tokens for r in writer_calls) > 0
+    assert run_trace.tokens("nobody") == 0
+
+
 def test_chat_outside_any_trace_still_answers(unit_session):
     reply = labkit.chat("hi", client=ScriptedModel(["hello"]))
 

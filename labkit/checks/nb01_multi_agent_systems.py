@@ -1,9 +1,11 @@
-"""Checks for notebook 01, multi-agent systems: a bus filter, a budget award, a stop rule."""
+"""Checks for notebook 01, multi-agent systems: a bus filter, a budget award, a stop rule,
+the cheapest design good enough."""
 from __future__ import annotations
 
 import itertools
 
 from ..patterns import messaging, routing
+from ._choice import check_choice
 from ._core import LearnerError, Remote, answer_to, ask, cases, fail, passed, type_name
 
 # Exercise 01.1: a subscription that only takes urgent bugs -------------------------------
@@ -147,3 +149,29 @@ def check_stop_reason(stop_reason, extra_cases: list = ()) -> None:
                  f"{expected!r}: {WHY[expected]}. Check in this order: approved, repeated draft, "
                  "round limit.")
     passed("stop_reason", len(all_cases))
+
+
+# Exercise 01.4: the cheapest design that is good enough ---------------------------------
+
+# (options as (name, quality, tokens), the quality needed, the choice)
+DESIGN_CASES = [
+    ([("tool alone", 0.5, 0), ("generalist", 0.7, 900), ("team", 0.8, 1400)], 0.6, "generalist"),
+    ([("tool alone", 0.5, 0), ("generalist", 0.7, 900), ("team", 0.8, 1400)], 0.8, "team"),
+    ([("tool alone", 0.5, 0), ("generalist", 0.7, 900), ("team", 0.8, 1400)], 0.9, None),
+    ([("tool alone", 0.5, 0), ("generalist", 0.7, 900), ("team", 0.8, 1400)], 0.0, "tool alone"),
+    ([("team", 0.9, 500), ("generalist", 0.7, 500)], 0.6, "team"),
+    ([("b", 0.7, 100), ("a", 0.7, 100)], 0.5, "a"),
+    ([], 0.5, None),
+]
+DESIGN_RULE = ("the option with the fewest tokens among those whose quality reaches the bar "
+               "(quality >= min_quality) wins; ties go to the higher quality, then to the name "
+               "that sorts first; None when no option reaches the bar")
+
+
+def check_pick_design(pick_design, extra_cases: list = ()) -> None:
+    """pick_design(options, min_quality): the name of the cheapest option good enough."""
+    check_choice(pick_design, DESIGN_CASES, extra_cases, score="quality", name="pick_design",
+                 rule=DESIGN_RULE,
+                 explain="Keep the options whose quality is at least min_quality; of those, take "
+                         "the fewest tokens; on a tie the higher quality, then the name that "
+                         "sorts first; None if none is good enough.")

@@ -1,7 +1,9 @@
-"""Checks for notebook 02, collaboration patterns: de-duplication, a stage validator, a deadline."""
+"""Checks for notebook 02, collaboration patterns: de-duplication, a stage validator, a deadline,
+the best aggregation within a budget."""
 from __future__ import annotations
 
 from ..patterns import aggregate, collaboration
+from ._choice import check_choice
 from ._core import (CheckFailed, LearnerError, answer_to, ask, ask_fully, cases, fail, passed, probe,
                     run_async, type_name)
 
@@ -168,3 +170,29 @@ def check_gather_until(gather_until, extra_cases: list = ()) -> None:
                                     "steps still running at the deadline (task.cancel()), and "
                                     "only those.")
     passed("gather_until", len(all_cases))
+
+
+# Exercise 02.4: the aggregation that scores best within a token budget ------------------
+
+# (strategies as (name, F1, tokens), the token budget, the choice)
+AGGREGATION_CASES = [
+    ([("tool alone", 0.55, 0), ("union", 0.3, 5000), ("verifier", 0.6, 5000)], 6000, "verifier"),
+    ([("tool alone", 0.55, 0), ("union", 0.3, 5000), ("verifier", 0.6, 5000)], 1000, "tool alone"),
+    ([("tool alone", 0.55, 0), ("union", 0.3, 5000), ("verifier", 0.6, 5000)], 5000, "verifier"),
+    ([("union", 0.3, 5000)], 100, None),
+    ([("a", 0.5, 300), ("b", 0.5, 200)], 1000, "b"),
+    ([("b", 0.5, 200), ("a", 0.5, 200)], 1000, "a"),
+    ([], 1000, None),
+]
+AGGREGATION_RULE = ("the strategy with the highest F1 among those within the token budget "
+                    "(tokens <= budget) wins; ties go to fewer tokens, then to the name that "
+                    "sorts first; None when none fits the budget")
+
+
+def check_pick_aggregation(pick_aggregation, extra_cases: list = ()) -> None:
+    """pick_aggregation(strategies, budget): the name of the best-scoring strategy that fits."""
+    check_choice(pick_aggregation, AGGREGATION_CASES, extra_cases, score="f1",
+                 name="pick_aggregation", rule=AGGREGATION_RULE,
+                 explain="Keep the strategies whose tokens are at most the budget; of those, take "
+                         "the highest F1; on a tie the fewer tokens, then the name that sorts "
+                         "first; None if none fits.")

@@ -74,6 +74,11 @@ class Trace:
             return 0.0
         return max(s.end for s in self.spans) - min(s.start for s in self.spans)
 
+    def tokens(self, agent: str | None = None) -> int:
+        """The tokens (prompt and completion) of the run's model calls, or of one agent's."""
+        return sum(s.attrs.get("tokens", 0) for s in self.spans
+                   if s.kind == "llm" and agent in (None, s.agent))
+
     def new_span(self, name: str, kind: str, agent: str, **attrs) -> Span:
         parent = _current_span.get()
         now = self.now()

@@ -3,7 +3,8 @@
     issues = group(findings)                 # union: every issue once, with who reported it
     issues = majority(findings, voters=3)    # only what most agents agree on
     issues = verified(findings, check)       # only what a verifier confirms, its best report
-    score(rank(issues), known_flaws)         # precision and recall against the known flaws
+    score(rank(issues), known_flaws)         # precision, recall and F1 against the known flaws
+    assign(rank(issues), known_flaws)        # which issue found each flaw, one each
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 WINDOW = 2  # findings this many lines apart, same file and category, are one issue
-CATEGORY_WEIGHT = {"security": 4, "performance": 3, "tests": 2, "style": 1}
+# "logic": the code does not do what it says (its docstring, its name): no linter sees it.
+CATEGORY_WEIGHT = {"security": 5, "logic": 4, "performance": 3, "tests": 2, "style": 1}
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,28 @@ def matches(issue: Issue, flaw: dict, window: int = WINDOW) -> bool:
             and (flaw["line"] == 1 or near))
 
 
+def assign(issues: list[Issue], known: list[dict]) -> dict[str, Issue | None]:
+    """Each known flaw, by id, with the issue that found it (None if none did).
+
+    A flaw is found at most once and an issue finds at most one flaw, taken in the order
+    given (rank them first): ten reports of one untested module are one hit, not ten.
+    """
+    taken: set[int] = set()
+    found: dict[str, Issue | None] = {}
+    for flaw in known:
+        number = next((n for n, issue in enumerate(issues)
+                       if n not in taken and matches(issue, flaw)), None)
+        if number is not None:
+            taken.add(number)
+        found[flaw["id"]] = None if number is None else issues[number]
+    return found
+
+
 def score(issues: list[Issue], known: list[dict]) -> dict:
-    """Precision (share of issues that are real flaws) and recall (share of flaws found)."""
-    found = [flaw["id"] for flaw in known if any(matches(i, flaw) for i in issues)]
-    real = sum(any(matches(i, flaw) for flaw in known) for i in issues)
-    return {"issues": len(issues), "real": real, "precision": real / len(issues) if issues else 0.0,
-            "recall": len(found) / len(known) if known else 0.0, "found": found}
+    """Precision (share of issues that found a flaw), recall (share of flaws found) and F1."""
+    found = [flaw_id for flaw_id, issue in assign(issues, known).items() if issue is not None]
+    precision = len(found) / len(issues) if issues else 0.0
+    recall = len(found) / len(known) if known else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"issues": len(issues), "real": len(found), "precision": precision, "recall": recall,
+            "f1": f1, "found": found}

@@ -35,17 +35,24 @@ class Guard:
         self.rounds = 0
         self.reason: str | None = None
         self._tokens_at_start = 0
+        self._tokens_at_end: int | None = None  # once the loop has stopped
 
     def stop(self, reason: str) -> None:
         """End the loop for a reason of the loop's own (e.g. "agreed")."""
         self.reason = reason
+        self._tokens_at_end = self._ledger_tokens()
 
     def tokens_spent(self) -> int:
-        return self.ledger.totals()["total_tokens"] - self._tokens_at_start if self.ledger else 0
+        """Tokens spent by the loop: since it started, and until it stopped."""
+        end = self._ledger_tokens() if self._tokens_at_end is None else self._tokens_at_end
+        return end - self._tokens_at_start
+
+    def _ledger_tokens(self) -> int:
+        return self.ledger.totals()["total_tokens"] if self.ledger else 0
 
     def __iter__(self) -> Iterator[int]:
-        self.rounds, self.reason = 0, None
-        self._tokens_at_start = self.ledger.totals()["total_tokens"] if self.ledger else 0
+        self.rounds, self.reason, self._tokens_at_end = 0, None, None
+        self._tokens_at_start = self._ledger_tokens()
         started = self.clock()
         while self.reason is None:
             if self.rounds >= self.max_rounds:
@@ -57,3 +64,4 @@ class Guard:
             else:
                 self.rounds += 1
                 yield self.rounds
+        self._tokens_at_end = self._ledger_tokens()

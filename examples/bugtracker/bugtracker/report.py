@@ -54,7 +54,7 @@ def render_text(bugs: list[Bug]) -> str:
     for severity in reversed(SEVERITIES):
         lines.append(f"  {severity:<8} {counts['by_severity'][severity]}")
     open_bugs = [bug for bug in bugs if bug.is_open]
-    open_bugs.sort(key=lambda bug: -severity_rank(bug.severity))
+    open_bugs.sort(key=lambda bug: severity_rank(bug.severity))
     for bug in open_bugs:
         labels = ", ".join(bug.labels) or "-"
         lines.append(f"#{bug.id} [{bug.severity}] {bug.title} ({labels})")
