@@ -8,9 +8,9 @@ import pytest
 
 import labkit
 from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check_dedupe,
-                           check_gather_until, check_pick_aggregation, check_pick_design,
+                           check_gather_until, check_pick_aggregation, check_pick_design, check_pull_all,
                            check_severity_filter, check_stage_validator, check_stop_reason,
-                           check_triage_validator)
+                           check_triage_validator, check_useful_tests)
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
                 "component": ["auth", "payments", "search", "ui"]}
@@ -308,6 +308,95 @@ def test_choice_checks_pass_the_references(capsys):
 def test_choice_checks_fail_wrong_rules_with_the_table_and_the_choice(check, wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check(wrong)
+
+
+# A work queue that runs each task once (01) -------------------------------------------------
+
+async def reference_pull_all(deliveries, workers):
+    queue, taken, results = asyncio.Queue(), set(), {}
+    for delivery in deliveries:
+        queue.put_nowait(delivery)
+
+    async def worker():
+        while not queue.empty():
+            task, step = queue.get_nowait()
+            if task not in taken:
+                taken.add(task)
+                results[task] = await step()
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return results
+
+
+async def runs_duplicates(deliveries, workers):
+    return {task: await step() for task, step in deliveries}
+
+
+async def marks_when_done(deliveries, workers):
+    queue, done, results = asyncio.Queue(), set(), {}
+    for delivery in deliveries:
+        queue.put_nowait(delivery)
+
+    async def worker():
+        while not queue.empty():
+            task, step = queue.get_nowait()
+            if task not in done:
+                results[task] = await step()
+                done.add(task)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return results
+
+
+async def one_worker_whatever(deliveries, workers):
+    return await reference_pull_all(deliveries, 1)
+
+
+def test_pull_all_check_passes_the_reference(capsys):
+    check_pull_all(reference_pull_all)
+    check_pull_all(reference_pull_all, extra_cases=[([("x", 1.0), ("y", 1.0), ("x", 1.0)], 2, 1.0)])
+
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (runs_duplicates, "ran more than once"),
+    (marks_when_done, "when a worker takes them (not when they finish)"),
+    (one_worker_whatever, "took 6.0 s of model time; 2 pulling worker(s) take 4.0 s"),
+])
+def test_pull_all_check_fails_wrong_workers_with_what_went_wrong(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_pull_all(wrong)
+
+
+# Which generated tests caught the bug (02) -------------------------------------------------
+
+def reference_useful_tests(runs):
+    counts = {}
+    for run in runs:
+        counts[run["generator"]] = counts.get(run["generator"], 0) + (
+            run["fixed"] == "passed" and run["buggy"] == "failed")
+    return counts
+
+
+def test_useful_tests_check_passes_the_reference(capsys):
+    check_useful_tests(reference_useful_tests)
+    check_useful_tests(reference_useful_tests, extra_cases=[
+        ([{"generator": "g", "fixed": "passed", "buggy": "failed"}] * 2, {"g": 2})])
+
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda runs: {r["generator"]: sum(x["buggy"] != "passed" for x in runs if x["generator"] == r["generator"]
+                                       and x["fixed"] == "passed") for r in runs}, "expected {'a': 0}"),
+    (lambda runs: {r["generator"]: 1 for r in runs if r["fixed"] == "passed" and r["buggy"] == "failed"},
+     "list every generator, 0 included"),
+    (lambda runs: {r["generator"]: True for r in runs}, "a number (an int)"),
+])
+def test_useful_tests_check_names_what_a_wrong_count_missed(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_useful_tests(wrong)
 
 
 # Answers are plain data of exact types; hidden cases stay hidden ----------------------------

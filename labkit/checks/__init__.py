@@ -7,11 +7,12 @@ graded cells import them from here; the hidden tests call them again with extra 
 """
 from ._core import CheckFailed
 from .nb00_setup import check_cost_on, check_triage_validator
-from .nb01_multi_agent_systems import (check_budget_award, check_pick_design, check_severity_filter,
-                                       check_stop_reason)
+from .nb01_multi_agent_systems import (check_budget_award, check_pick_design, check_pull_all,
+                                       check_severity_filter, check_stop_reason)
 from .nb02_collaboration_patterns import (check_dedupe, check_gather_until, check_pick_aggregation,
-                                          check_stage_validator)
+                                          check_stage_validator, check_useful_tests)
 
 __all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_severity_filter",
            "check_budget_award", "check_stop_reason", "check_dedupe", "check_stage_validator",
-           "check_gather_until", "check_pick_design", "check_pick_aggregation"]
+           "check_gather_until", "check_pick_design", "check_pick_aggregation", "check_pull_all",
+           "check_useful_tests"]

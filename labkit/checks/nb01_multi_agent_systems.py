@@ -1,12 +1,13 @@
 """Checks for notebook 01, multi-agent systems: a bus filter, a budget award, a stop rule,
-the cheapest design good enough."""
+the cheapest design good enough, a work queue that runs each task once."""
 from __future__ import annotations
 
 import itertools
 
 from ..patterns import messaging, routing
 from ._choice import check_choice
-from ._core import LearnerError, Remote, answer_to, ask, cases, fail, passed, type_name
+from ._core import (LearnerError, Remote, answer_to, ask, ask_fully, cases, fail, passed, probe,
+                    type_name)
 
 # Exercise 01.1: a subscription that only takes urgent bugs -------------------------------
 
@@ -175,3 +176,53 @@ def check_pick_design(pick_design, extra_cases: list = ()) -> None:
                  explain="Keep the options whose quality is at least min_quality; of those, take "
                          "the fewest tokens; on a tie the higher quality, then the name that "
                          "sorts first; None if none is good enough.")
+
+
+# Exercise 01.5: pull from a work queue, and never run a task twice --------------------------
+
+# (deliveries as [(task id, seconds it takes)] in the order the queue delivered them, an id
+# delivered twice being one task; workers; the model seconds that many workers take)
+PULL_CASES = [
+    ([("a", 2.0), ("a", 2.0), ("b", 2.0), ("c", 2.0)], 2, 4.0),
+    ([("a", 3.0), ("b", 1.0), ("c", 1.0), ("d", 1.0)], 2, 3.0),
+    ([("a", 1.0), ("b", 1.0), ("c", 1.0)], 1, 3.0),
+    ([("a", 1.0), ("b", 1.0), ("a", 1.0), ("a", 1.0)], 1, 2.0),
+    ([("a", 1.0), ("b", 1.0)], 3, 1.0),
+    ([], 2, 0.0),
+]
+PULL_RULE = ("every task runs exactly once, however often it is delivered, on at most `workers` "
+             "workers that each take the next delivery as soon as they are free; the answer maps "
+             "each task id to its result")
+
+
+def check_pull_all(pull_all, extra_cases: list = ()) -> None:
+    """pull_all(deliveries, workers) runs each delivered task once on `workers` pulling workers
+    and returns {task id: result}. Its tasks are the check's own async steps."""
+    all_cases = cases(PULL_CASES, extra_cases, rule=PULL_RULE)
+    for case in all_cases:
+        spec, workers, seconds = case.inputs
+        steps = {task: probe(task, took) for task, took in spec}  # one step per task, however delivered
+        deliveries = [(task, steps[task]) for task, _ in spec]
+        shown = f"deliveries {[task for task, _ in spec]} taking {dict(spec)} s, workers={workers}"
+        try:
+            got, took, happened = ask_fully(pull_all, deliveries, workers)
+        except LearnerError as error:
+            fail(case, PULL_RULE, f"pull_all({shown}) raised {error}.", error)
+        if type(got) is not dict:
+            fail(case, "the answer is a dict {task id: result}",
+                 f"pull_all returned {got!r} (a {type_name(got)}): return a dict mapping each "
+                 "task id to what its step returned.")
+        twice = sorted(task for task, events in happened.items() if events.count("started") > 1)
+        if twice:
+            fail(case, PULL_RULE, f"With {shown}, the task(s) {twice} ran more than once. Remember "
+                                  "which ids were taken when a worker takes them (not when they "
+                                  "finish), and skip a delivery whose id was taken already.")
+        expected = {task: f"{task} done" for task in steps}
+        if got != expected:
+            fail(case, PULL_RULE, f"With {shown}, pull_all returned {got!r}; expected {expected!r}.")
+        if abs(took - seconds) > 0.25:
+            fail(case, PULL_RULE, f"With {shown}, the run took {took:.1f} s of model time; "
+                                  f"{workers} pulling worker(s) take {seconds:.1f} s. Start exactly "
+                                  f"{workers} workers, each taking the next delivery from one "
+                                  "queue as soon as it is free, and run them at once.")
+    passed("pull_all", len(all_cases))

@@ -1,5 +1,5 @@
 """Checks for notebook 02, collaboration patterns: de-duplication, a stage validator, a deadline,
-the best aggregation within a budget."""
+the best aggregation within a budget, which generated tests caught a bug."""
 from __future__ import annotations
 
 from ..patterns import aggregate, collaboration
@@ -196,3 +196,38 @@ def check_pick_aggregation(pick_aggregation, extra_cases: list = ()) -> None:
                  explain="Keep the strategies whose tokens are at most the budget; of those, take "
                          "the highest F1; on a tie the fewer tokens, then the name that sorts "
                          "first; None if none fits.")
+
+
+# Exercise 02.5: which generated tests caught the bug ----------------------------------------
+
+# (runs as (generator, outcome on the fixed code, outcome on the buggy code), the counts)
+TESTS_CASES = [
+    ([("a", "passed", "failed")], {"a": 1}),
+    ([("a", "passed", "passed")], {"a": 0}),
+    ([("a", "passed", "error")], {"a": 0}),
+    ([("a", "failed", "failed")], {"a": 0}),
+    ([("a", "error", "error"), ("b", "passed", "failed"), ("a", "passed", "failed")], {"a": 1, "b": 1}),
+    ([("a", "passed", "timed out"), ("b", "timed out", "failed")], {"a": 0, "b": 0}),
+    ([], {}),
+]
+TESTS_RULE = ("a test caught the bug when it passed on the fixed code and failed (not errored, "
+              "not timed out) on the buggy code; every generator in the runs gets its count, "
+              "0 included")
+
+
+def check_useful_tests(useful_tests, extra_cases: list = ()) -> None:
+    """useful_tests(runs) counts, per generator, the tests that caught the bug."""
+    all_cases = cases([([{"generator": g, "fixed": f, "buggy": b} for g, f, b in runs], counts)
+                       for runs, counts in TESTS_CASES], extra_cases, rule=TESTS_RULE)
+    for case in all_cases:
+        runs, counts = case.inputs
+        got = answer_to(case, TESTS_RULE, useful_tests, [dict(run) for run in runs])
+        if type(got) is not dict or any(type(n) is not int for n in got.values()):
+            fail(case, "the answer is a dict {generator: count}",
+                 f"useful_tests returned {got!r} (a {type_name(got)}): return a plain dict "
+                 "mapping each generator to a number (an int).")
+        if got != counts:
+            fail(case, TESTS_RULE, f"useful_tests({runs!r}) returned {got!r}; expected {counts!r}. "
+                                   "Count a test only if it passed on the fixed code and failed on "
+                                   "the buggy one, and list every generator, 0 included.")
+    passed("useful_tests", len(all_cases))
