@@ -74,6 +74,7 @@ bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/course_time.py
 	$(BIN)/python bench/grade_throughput.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/faults.py
 
 constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
 	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt

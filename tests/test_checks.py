@@ -11,6 +11,7 @@ from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check
                            check_gather_until, check_pick_aggregation, check_pick_design, check_pull_all,
                            check_severity_filter, check_stage_validator, check_stop_reason,
                            check_triage_validator, check_useful_tests)
+from labkit.checks import check_first_valid, check_is_retriable, check_resume
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
                 "component": ["auth", "payments", "search", "ui"]}
@@ -397,6 +398,95 @@ def test_useful_tests_check_passes_the_reference(capsys):
 def test_useful_tests_check_names_what_a_wrong_count_missed(wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check_useful_tests(wrong)
+
+
+# Recovery (03): a retry predicate, a fallback chain, a resume ------------------------------
+
+def reference_is_retriable(status, body):
+    code = (body.get("error") or {}).get("code")
+    if status == 429:
+        return code != "insufficient_quota"
+    return status == 0 or status in (408, 409) or status >= 500
+
+
+async def reference_first_valid(tiers):
+    for name, step in tiers:
+        try:
+            answer = await step()
+        except Exception:
+            continue
+        if type(answer) is dict and set(answer) == {"severity"} \
+                and answer["severity"] in ("low", "medium", "high", "critical"):
+            return {"tier": name, "answer": answer}
+    return {"tier": None, "answer": None}
+
+
+async def reference_resume(steps, saved):
+    return {name: saved[name] if name in saved else await step() for name, step in steps}
+
+
+def test_recovery_checks_pass_the_references(capsys):
+    check_is_retriable(reference_is_retriable)
+    check_first_valid(reference_first_valid)
+    check_resume(reference_resume)
+    assert capsys.readouterr().out.count("✓") == 3
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda status, body: status >= 500 or (status == 429 and "quota" not in str(body)),
+     "is_retriable(0, {}) returned False; expected True"),
+    (lambda status, body: status in (0, 408, 409, 429) or status >= 500, "no wait refills an exhausted quota"),
+    (lambda status, body: "yes", "return True or False"),
+])
+def test_is_retriable_check_names_the_status_and_the_rule(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_is_retriable(wrong)
+
+
+async def tries_every_tier(tiers):
+    answers = []
+    for name, step in tiers:
+        try:
+            answers.append((name, await step()))
+        except Exception:
+            pass
+    valid = [(n, a) for n, a in answers if type(a) is dict and a.get("severity") in ("low", "high")]
+    return {"tier": valid[0][0], "answer": valid[0][1]} if valid else {"tier": None, "answer": None}
+
+
+async def trusts_the_first_answer(tiers):
+    for name, step in tiers:
+        try:
+            return {"tier": name, "answer": await step()}
+        except Exception:
+            continue
+    return {"tier": None, "answer": None}
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (tries_every_tier, "also started ['person']"),
+    (trusts_the_first_answer, "expected {'tier': 'rule'"),
+])
+def test_first_valid_check_names_the_tier_it_should_have_stopped_at(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_first_valid(wrong)
+
+
+async def runs_everything_again(steps, saved):
+    return {name: await step() for name, step in steps}
+
+
+async def forgets_the_saved_outputs(steps, saved):
+    return {name: await step() for name, step in steps if name not in saved}
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (runs_everything_again, "started ['triage', 'route'] again"),
+    (forgets_the_saved_outputs, "expected {'triage': 'high'"),
+])
+def test_resume_check_names_the_step_run_twice(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_resume(wrong)
 
 
 # Answers are plain data of exact types; hidden cases stay hidden ----------------------------

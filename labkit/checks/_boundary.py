@@ -55,12 +55,14 @@ class Handle:
 
 @dataclasses.dataclass(frozen=True)
 class ProbeSpec:
-    """An async step the check hands over: it sleeps `seconds`, then returns or raises."""
+    """An async step the check hands over: it sleeps `seconds`, then returns or raises.
+    It returns `answer` (plain JSON data) if one is given, else "<name> done"."""
 
     number: int
     name: str
     seconds: float
     fails: bool = False
+    answer: Any = None
 
 
 class TooLarge(ValueError):
@@ -163,7 +165,7 @@ class Probe:
             self.journal.append("raised")
             raise RuntimeError(f"{self.spec.name} broke")
         self.journal.append("returned")
-        return f"{self.spec.name} done"
+        return f"{self.spec.name} done" if self.spec.answer is None else self.spec.answer
 
 
 class Answerer:

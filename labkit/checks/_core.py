@@ -180,10 +180,10 @@ def _remotes(value, far: Remote):
 _probe_numbers = itertools.count(1)
 
 
-def probe(name: str, seconds: float, fails: bool = False) -> ProbeSpec:
-    """An async step to hand to the learner's code: sleeps `seconds`, then returns
-    "<name> done" or raises. ask_fully() says afterwards what happened to it."""
-    return ProbeSpec(next(_probe_numbers), name, seconds, fails)
+def probe(name: str, seconds: float, fails: bool = False, answer=None) -> ProbeSpec:
+    """An async step to hand to the learner's code: sleeps `seconds`, then returns `answer`
+    (default "<name> done") or raises. ask_fully() says afterwards what happened to it."""
+    return ProbeSpec(next(_probe_numbers), name, seconds, fails, answer)
 
 
 # Cases and verdicts ------------------------------------------------------------------------

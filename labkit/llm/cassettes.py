@@ -26,6 +26,7 @@ from vcr.errors import (CannotOverwriteExistingCassetteException, MissingMetadat
 
 from .clock import clock
 from .config import Config
+from .override import active_route
 
 LATENCY_HEADER = "x-labkit-latency-s"
 # Whitelists, not blacklists: an auth header, cookie or org id we never heard of is dropped too.
@@ -229,10 +230,17 @@ class PacedTransport(httpx2.BaseTransport):
         self.inner = inner or httpx2.HTTPTransport()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        faults = active_route().faults  # labkit.override(faults=...): under every backend
+        return self._paced(request) if faults is None else faults.send(request, self._paced)
+
+    def _paced(self, request: httpx2.Request) -> httpx2.Response:
         _request_started.set(time.perf_counter())
+        started = time.perf_counter()
         with _explained_misses():
             response = self.inner.handle_request(request)
         latency, model_clock = recorded_latency(response), clock()
+        if LATENCY_HEADER not in response.headers:  # live: the time it really took
+            latency = round(time.perf_counter() - started, 3)
         if model_clock.virtual:
             model_clock.advance(latency)  # a blocking call holds up everything after it
         else:
@@ -252,6 +260,12 @@ class AsyncPacedTransport(httpx2.AsyncBaseTransport):
         self.inner = inner or httpx2.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        faults = active_route().faults
+        if faults is None:
+            return await self._paced(request)
+        return await faults.asend(request, self._paced)
+
+    async def _paced(self, request: httpx2.Request) -> httpx2.Response:
         _request_started.set(time.perf_counter())
         with _explained_misses():
             response = await self.inner.handle_async_request(request)

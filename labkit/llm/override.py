@@ -6,6 +6,9 @@
     with labkit.override(model="gpt-4o"):
         labkit.chat("...")           # the request names gpt-4o
 
+    with labkit.override(faults=Faults(rate=0.3, seed=7)):
+        labkit.chat("...")           # may meet a 429, a timeout, a cut-off body... (patterns/faults)
+
 A client is anything shaped like an openai client (`client.chat.completions`): a
 ScriptedModel, a fault injector, a grader's probe. Overrides nest (the innermost block wins,
 setting by setting), reach the asyncio tasks started inside the block, and are undone when
@@ -24,6 +27,7 @@ class Route:
 
     client: object | None = None
     model: str | None = None
+    faults: object | None = None  # a fault plan the session's HTTP transports send through
 
 
 _route: ContextVar[Route] = ContextVar("labkit_route", default=Route())
@@ -34,14 +38,17 @@ def active_route() -> Route:
 
 
 @contextmanager
-def override(*, client=None, model: str | None = None):
-    """Every labkit.chat and achat inside the block goes to `client`, naming `model`."""
-    if client is None and model is None:
+def override(*, client=None, model: str | None = None, faults=None):
+    """Every labkit.chat and achat inside the block goes to `client`, naming `model`, and
+    every HTTP request of the session's clients passes through the fault plan `faults`."""
+    if client is None and model is None and faults is None:
         raise ValueError("override() needs client= (an OpenAI-compatible client, e.g. a "
-                         "ScriptedModel), model= (a model name), or both.")
+                         "ScriptedModel), model= (a model name), faults= (a fault plan, "
+                         "labkit.patterns.faults.Faults), or some of them.")
     outer = _route.get()
     token = _route.set(Route(client=client if client is not None else outer.client,
-                             model=model if model is not None else outer.model))
+                             model=model if model is not None else outer.model,
+                             faults=faults if faults is not None else outer.faults))
     try:
         yield
     finally:

@@ -51,8 +51,10 @@ class Session:
 
     def _use_speed(self, speed: float) -> None:
         self.clients.speed = speed
-        # Model time is counted, not waited for, only in a replay that does not wait.
-        session_clock.virtual = self.config.backend == "replay" and speed == 0
+        # Model time is counted, not waited for, in a replay that does not wait, and while
+        # recording: a live answer takes its real time, a backoff or a timeout none, so a
+        # recording's schedule is the replay's (and recording a 30 s backoff takes no 30 s).
+        session_clock.virtual = self.config.record or (self.config.backend == "replay" and speed == 0)
 
     def unplayed(self) -> list[str]:
         """Recordings of this notebook's cassette that no call has asked for (replay only)."""

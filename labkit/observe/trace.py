@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class Span:
     id: int
     name: str
-    kind: str  # "step", "llm" or "message"
+    kind: str  # "step", "llm", "message", or an instant's: "fault", "breaker"...
     agent: str
     parent: int | None
     start: float  # model seconds since the trace opened
@@ -148,6 +148,16 @@ def span(name: str, *, agent: str, kind: str = "step", **attrs):
     finally:
         _current_span.reset(token)
         opened.end = run.now()
+
+
+def mark(name: str, *, kind: str, agent: str | None = None, **attrs) -> Span | None:
+    """An instant in the current step, such as an injected fault or a breaker opening; its
+    agent is the current step's unless given."""
+    run = active_trace()
+    if run is None:
+        return None
+    current = _current_span.get()
+    return run.new_span(name, kind, agent or (current.agent if current else "system"), **attrs)
 
 
 def message(sender: str, recipient: str, kind: str, **attrs) -> Span | None:
