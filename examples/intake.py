@@ -97,15 +97,16 @@ def prompt(step: str, report: str, stricter: bool = False, feedback: str | None 
              "route": "Which component is it about?",
              "write": "Write a title for the ticket, at most 8 words."}[step]
     text = f"Bug report: {report}\n{asked}"
-    if stricter:  # the fallback's other prompt: the answer's form spelled out
-        text += f"\nAnswer with JSON only, like {EXAMPLES[step]}."
+    if stricter:  # the fallback's other prompt: the answer's form spelled out, with no
+        # example value, which a model copies
+        text += f"\nAnswer with one JSON object only, with the key {KEYS[step]!r}."
     if feedback:
         text += f"\nYour last answer was rejected: {feedback}. Answer again."
     return text
 
 
-EXAMPLES = {"triage": '{"severity": "low"}', "route": '{"component": "ui"}',
-            "write": '{"title": "Typo on the settings page"}'}
+KEYS = {"triage": "severity", "route": "component", "write": "title"}
+NOT_JSON = "the answer is not valid JSON"
 
 
 def check(step: str, text: str, report: str) -> dict:
@@ -115,7 +116,7 @@ def check(step: str, text: str, report: str) -> dict:
     except ValidationError as error:
         problem = error.errors()[0]
         if problem["type"] == "json_invalid":  # pydantic's message says where: ours, what
-            raise Invalid("the answer is not valid JSON") from None
+            raise Invalid(NOT_JSON) from None
         raise Invalid(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
     known = rule(step, report) if step == "triage" else None
     if known is not None and answer != known:  # a claim checked against a tool
@@ -170,8 +171,10 @@ async def ask(run: Run, step: str, report: str, stricter: bool = False) -> dict:
     layers = run.layers
 
     async def once(last_error):
+        # A valid answer that breaks a rule is the model's own error: say which rule. Prose
+        # or a cut-off body, under a JSON schema, came from the line: ask again as it was.
         feedback = None
-        if isinstance(last_error, Invalid):  # tell the model what was wrong
+        if isinstance(last_error, Invalid) and str(last_error) != NOT_JSON:
             feedback = str(last_error)
         reply = await _call(run, step, prompt(step, report, stricter, feedback))
         return check(step, reply.text, report)
@@ -263,15 +266,15 @@ async def ask_every_variant(report: str) -> int:
 
     A recording asks these instead of running faulted runs live: live, every backoff and
     timeout would be waited for in full. A prompt is (step, stricter or not, feedback), and the
-    feedback is a rejection: the ones a fault can cause (prose for JSON; for the triager, a
-    rating the rules disagree with), then those of the model's own answers, followed until no
-    new one appears. A run under any faults sends only prompts from this set.
+    feedback is a rejection: the one a fault can cause (for the triager, a rating the rules
+    disagree with), then those of the model's own answers, followed until no new one appears.
+    A run under any faults sends only prompts from this set.
     """
     asked = 0
     for step in STEPS:
         known = rule(step, report) if step == "triage" else None
         for stricter in (False, True):
-            pending = ["the answer is not valid JSON", None]
+            pending = [None]
             if known is not None:
                 pending.append(f"the bugtracker's rules rate this report {known['severity']}")
             seen = set()
@@ -286,5 +289,6 @@ async def ask_every_variant(report: str) -> int:
                 try:
                     check(step, reply.text, report)
                 except Invalid as rejected:
-                    pending.append(str(rejected))
+                    if str(rejected) != NOT_JSON:  # not fed back (see ask)
+                        pending.append(str(rejected))
     return asked
