@@ -75,6 +75,7 @@ bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/grade_throughput.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/cost.py
 
 constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
 	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt

@@ -2,6 +2,8 @@
 names the case and the fix."""
 import ast
 import asyncio
+import hashlib
+import json
 import re
 
 import pytest
@@ -12,6 +14,9 @@ from labkit.checks import (CheckFailed, check_budget_award, check_cost_on, check
                            check_severity_filter, check_stage_validator, check_stop_reason,
                            check_triage_validator, check_useful_tests)
 from labkit.checks import check_first_valid, check_is_retriable, check_resume
+from labkit.checks import check_cache_key, check_cheapest_valid, check_per_item
+
+SEVERITIES = ("low", "medium", "high", "critical")
 
 SCHEMA_ENUMS = {"severity": ["low", "medium", "high", "critical"],
                 "component": ["auth", "payments", "search", "ui"]}
@@ -487,6 +492,107 @@ async def forgets_the_saved_outputs(steps, saved):
 def test_resume_check_names_the_step_run_twice(wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check_resume(wrong)
+
+
+# Notebook 04: a cache key, the cheapest valid tier, per-item results from a batch ----------
+
+def reference_cache_key(request):
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+async def reference_cheapest_valid(tiers):
+    total = 0.0
+    for name, usd, step in sorted(tiers, key=lambda tier: tier[1]):
+        total += usd
+        try:
+            answer = await step()
+        except Exception:
+            continue
+        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
+            return {"tier": name, "answer": answer, "usd": total}
+    return {"tier": None, "answer": None, "usd": total}
+
+
+def reference_per_item(ids, answer):
+    items = answer.get("answers") if isinstance(answer, dict) else None
+    items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    given = [item.get("id") for item in items]
+    found = {item.get("id"): item.get("severity") for item in items}
+    return {bug: found[bug] if given.count(bug) == 1 and found[bug] in SEVERITIES else None
+            for bug in ids}
+
+
+def test_cost_checks_pass_the_references_on_visible_and_hidden_cases(capsys):
+    check_cache_key(reference_cache_key)
+    check_cache_key(reference_cache_key, extra_cases=[({"a": 1, "b": [1]}, {"b": [1], "a": 1}, True)])
+    check_cheapest_valid(reference_cheapest_valid)
+    check_cheapest_valid(reference_cheapest_valid, extra_cases=[
+        ([("dear", 0.01, {"severity": "low"}), ("cheap", 0.001, "fails")], "dear")])
+    check_per_item(reference_per_item)
+    check_per_item(reference_per_item, extra_cases=[(["A"], {"answers": [{"id": "A", "severity": "low"}]})])
+    assert capsys.readouterr().out.count("✓") == 6
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda request: hashlib.sha256(json.dumps(request).encode()).hexdigest(),
+     "differ in nothing: the same request, its keys in another order got different keys"),
+    (lambda request: reference_cache_key({k: v for k, v in request.items() if k != "response_format"}),
+     "a request asking for JSON would get the prose cached"),
+    (lambda request: request["messages"][-1]["content"], "differ in the model got the same key"),
+    (lambda request: hash(json.dumps(request, sort_keys=True)), "return a str"),
+])
+def test_cache_key_check_names_the_field_a_key_ignored(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_cache_key(wrong)
+
+
+async def in_the_order_given(tiers):
+    total = 0.0
+    for name, usd, step in tiers:
+        total += usd
+        try:
+            answer = await step()
+        except Exception:
+            continue
+        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
+            return {"tier": name, "answer": answer, "usd": total}
+    return {"tier": None, "answer": None, "usd": total}
+
+
+async def pays_only_the_one_used(tiers):
+    for name, usd, step in sorted(tiers, key=lambda tier: tier[1]):
+        try:
+            answer = await step()
+        except Exception:
+            continue
+        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
+            return {"tier": name, "answer": answer, "usd": usd}
+    return {"tier": None, "answer": None, "usd": 0.0}
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (in_the_order_given, "started ['few-shot']; expected ['rule', 'short prompt']"),
+    (pays_only_the_one_used, "the failed ones too"),
+])
+def test_cheapest_valid_check_names_the_tiers_started_and_the_bill(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_cheapest_valid(wrong)
+
+
+def takes_the_last_of_each(ids, answer):
+    found = {item["id"]: item["severity"] for item in answer.get("answers", [])
+             if isinstance(item, dict)} if isinstance(answer, dict) and isinstance(answer.get("answers"), list) else {}
+    return {bug: found.get(bug) for bug in ids}
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (takes_the_last_of_each, "expected {'BUG-1': None"),
+    (lambda ids, answer: {bug: item["severity"] for item in answer["answers"] for bug in ids
+                          if item["id"] == bug}, "expected {'BUG-1': 'high', 'BUG-2': None"),
+])
+def test_per_item_check_names_the_batch_and_the_rule(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_per_item(wrong)
 
 
 # Answers are plain data of exact types; hidden cases stay hidden ----------------------------

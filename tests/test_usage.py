@@ -1,6 +1,9 @@
 """labkit.llm.usage: the price of a call, and the ledger that sums calls per agent and model."""
 import pytest
 
+import labkit
+from labkit.llm.chat import ledger
+from labkit.llm.scripted import ScriptedModel
 from labkit.llm.usage import PRICES, Ledger, Usage, cost, price_of
 
 
@@ -106,3 +109,21 @@ def test_a_dated_model_name_takes_its_familys_price(answered, priced_as):
 def test_a_model_not_in_the_price_table_costs_nothing(unknown):
     assert price_of(unknown) == (0.0, 0.0)
     assert cost(unknown, 1_000, 1_000) == 0.0
+
+
+def test_a_call_priced_as_a_hosted_model_costs_its_price_and_names_the_model_that_answered(
+        unit_session):
+    ledger.clear()
+    with labkit.override(client=ScriptedModel(["one two"], model="SmolLM2-135M-Instruct")):
+        reply = labkit.chat("a b c d", priced_as="gpt-4o")
+    record = ledger.records[-1]
+    assert (record.model, record.priced_as) == ("SmolLM2-135M-Instruct", "gpt-4o")
+    assert record.cost_usd > 0
+    assert record.cost_usd == pytest.approx(
+        cost("gpt-4o", reply.usage.prompt_tokens, reply.usage.completion_tokens))
+    assert list(ledger.summary(by="priced_as").index) == ["gpt-4o"]
+
+
+def test_a_price_for_a_model_the_price_table_lacks_is_refused(unit_session):
+    with pytest.raises(ValueError, match="priced_as='gpt-9'.*Priced models: .*gpt-4o-mini"):
+        labkit.chat("a b", priced_as="gpt-9")

@@ -90,8 +90,8 @@ RESUME_CASES = [
     (["a", "b", "c"], {"b": "saved b"}),
 ]
 RESUME_RULE = ("a step saved in the checkpoint is not started again (its saved output is "
-               "used); every other step runs once, in order; the answer maps each step to "
-               "its output, in the steps' order")
+               "used); every other step runs once; the answer maps each step to its "
+               "output, in the steps' order")
 
 
 def check_resume(resume, extra_cases: list = ()) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from openai.types.chat import ChatCompletion
 
 from ..observe import trace
-from . import cassettes, usage
+from . import budget, cassettes, usage
 from .override import active_route
 from .session import Session, active_session
 
@@ -27,6 +27,7 @@ class Reply:
     finish_reason: str
     tool_calls: list = field(default_factory=list)
     completion: ChatCompletion | None = field(default=None, repr=False)
+    cached: bool = False  # from a cache (patterns/cache): no model was asked, nothing spent
 
     @property
     def data(self):
@@ -49,38 +50,52 @@ class _Call:
     agent: str
     agent_version: str
     session: Session
+    priced_as: str = ""
 
     def send(self):
         """The client's raw response (awaitable, from an async client)."""
         return self.client.chat.completions.with_raw_response.create(**self.request)
 
 
-def _prepare(messages, agent, agent_version, model, system, schema, tools, max_tokens,
-             temperature, client, *, asynchronous: bool) -> _Call:
-    session = active_session()
-    route = active_route()
-    client = client if client is not None else route.client
+def request_for(messages, *, model: str | None = None, system: str | None = None,
+                schema: dict | None = None, tools: list | None = None, max_tokens: int = 200,
+                temperature: float = 0.0) -> dict:
+    """The request chat() would send: everything that decides the answer (a cache's key)."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     if system:
         messages = [{"role": "system", "content": system}, *messages]
-    request = {"model": model or route.model or session.model, "messages": messages,
-               "temperature": temperature, "seed": SEED, "max_tokens": max_tokens}
+    request = {"model": model or active_route().model or active_session().model,
+               "messages": messages, "temperature": temperature, "seed": SEED,
+               "max_tokens": max_tokens}
     if schema is not None:
         request["response_format"] = {"type": "json_schema", "json_schema": {
             "name": schema.get("title", "answer"), "schema": schema}}
     if tools:
-        if client is None and session.model_backend == "local":
-            raise ValueError(
-                "The local model cannot make native tool calls: its chat template has none, "
-                "and llama.cpp would silently ignore tools=. Ask for the choice as JSON "
-                "instead, e.g. schema={'type': 'object', 'properties': {'tool': {'enum': [...]}, "
-                "'arguments': {...}}}."
-            )
         request["tools"] = tools
+    return request
+
+
+def _prepare(messages, agent, agent_version, model, system, schema, tools, max_tokens,
+             temperature, client, priced_as, *, asynchronous: bool) -> _Call:
+    session = active_session()
+    route = active_route()
+    client = client if client is not None else route.client
+    if priced_as:
+        usage.check_priced_as(priced_as)
+    if tools and client is None and session.model_backend == "local":
+        raise ValueError(
+            "The local model cannot make native tool calls: its chat template has none, "
+            "and llama.cpp would silently ignore tools=. Ask for the choice as JSON "
+            "instead, e.g. schema={'type': 'object', 'properties': {'tool': {'enum': [...]}, "
+            "'arguments': {...}}}."
+        )
+    budget.check_open()  # a spent budget refuses the call before it costs anything
+    request = request_for(messages, model=model, system=system, schema=schema, tools=tools,
+                          max_tokens=max_tokens, temperature=temperature)
     if client is None:
         client = session.clients.async_ if asynchronous else session.clients.sync
-    return _Call(request, client, agent, agent_version, session)
+    return _Call(request, client, agent, agent_version, session, priced_as or "")
 
 
 @contextmanager
@@ -102,9 +117,11 @@ def _reply(raw, call: _Call, started: float, span) -> Reply:
     record = usage.Usage(
         notebook=call.session.notebook, agent=call.agent, model=answered_by,
         prompt_tokens=prompt, completion_tokens=completed, latency_s=round(latency, 3),
-        cost_usd=usage.cost(answered_by, prompt, completed), agent_version=call.agent_version,
+        cost_usd=usage.cost(call.priced_as or answered_by, prompt, completed),
+        agent_version=call.agent_version, priced_as=call.priced_as,
     )
     ledger.add(record)
+    budget.charge(record.total_tokens)
     if span is not None:
         span.attrs.update(model=answered_by, tokens=record.total_tokens,
                           model_latency_s=record.latency_s)
@@ -116,15 +133,19 @@ def _reply(raw, call: _Call, started: float, span) -> Reply:
 
 def chat(messages, *, agent: str = "assistant", agent_version: str = "", model: str | None = None,
          system: str | None = None, schema: dict | None = None, tools: list | None = None,
-         max_tokens: int = 200, temperature: float = 0.0, client=None) -> Reply:
+         max_tokens: int = 200, temperature: float = 0.0, client=None,
+         priced_as: str | None = None) -> Reply:
     """Ask the model once. `messages` is a prompt or a list of chat messages.
 
     model: the model to ask (default: the session's, or an enclosing labkit.override's).
     schema: a JSON schema the answer must follow (read it from `reply.data`).
     client: another OpenAI-compatible client for this call, e.g. a ScriptedModel.
+    priced_as: the hosted model (in usage.PRICES) this call's tier stands for: its cost is
+        that model's price, and the ledger still names the model that answered.
+    Inside labkit.llm.budget.spend_from(...), the call spends from the open budgets.
     """
     call = _prepare(messages, agent, agent_version, model, system, schema, tools, max_tokens,
-                    temperature, client, asynchronous=False)
+                    temperature, client, priced_as, asynchronous=False)
     with _answering(call) as recorded:
         return recorded(call.send())
 
@@ -132,10 +153,10 @@ def chat(messages, *, agent: str = "assistant", agent_version: str = "", model: 
 async def achat(messages, *, agent: str = "assistant", agent_version: str = "",
                 model: str | None = None, system: str | None = None, schema: dict | None = None,
                 tools: list | None = None, max_tokens: int = 200, temperature: float = 0.0,
-                client=None) -> Reply:
+                client=None, priced_as: str | None = None) -> Reply:
     """chat() for asyncio: await several at once with asyncio.gather."""
     call = _prepare(messages, agent, agent_version, model, system, schema, tools, max_tokens,
-                    temperature, client, asynchronous=True)
+                    temperature, client, priced_as, asynchronous=True)
     with _answering(call) as recorded:
         raw = call.send()
         # The SDK's async client answers with an awaitable; a scripted model answers at once.

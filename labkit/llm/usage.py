@@ -29,6 +29,13 @@ def price_of(model: str) -> tuple[float, float]:
     return PRICES[max(families, key=len)] if families else (0.0, 0.0)
 
 
+def check_priced_as(model: str) -> None:
+    """A tier priced as a model PRICES does not list would cost 0 without a word: refuse it."""
+    if model not in PRICES:
+        raise ValueError(f"priced_as={model!r}: no price for it in labkit.usage.PRICES. Priced "
+                         f"models: {', '.join(PRICES)} (or add its price there).")
+
+
 def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """USD for one call of `model` at PRICES."""
     price_in, price_out = price_of(model)
@@ -45,6 +52,7 @@ class Usage:
     latency_s: float
     cost_usd: float
     agent_version: str = ""  # the asking Agent's version; "" for a call made without one
+    priced_as: str = ""  # the hosted model this call's tier stands for, if not the one that answered
 
     @property
     def total_tokens(self) -> int:
@@ -76,8 +84,9 @@ class Ledger:
 
     def summary(self, by: str = "agent") -> pd.DataFrame:
         """Calls, tokens, latency and cost summed per `by` (agent, model or notebook)."""
-        if by not in ("agent", "model", "notebook"):
-            raise ValueError(f"summary(by={by!r}): choose 'agent', 'model' or 'notebook'.")
+        if by not in ("agent", "model", "priced_as", "notebook"):
+            raise ValueError(f"summary(by={by!r}): choose 'agent', 'model', 'priced_as' or "
+                             "'notebook'.")
         sums = ["prompt_tokens", "completion_tokens", "total_tokens", "latency_s", "cost_usd"]
         frame = self.frame()
         grouped = frame.groupby(by, sort=False)
