@@ -53,6 +53,10 @@ def tier_model(tier: str) -> str | None:
 
 
 def ask_options(tier: str) -> dict:
+    """What a call of `tier` passes to Agent.aask: the model it asks, and its price."""
+    if tier not in PRICED_AS:
+        raise ValueError(f"There is no tier {tier!r}. The model tiers: {', '.join(PRICED_AS)} "
+                         "(the rules are a tier of their own, with no model).")
     return {"model": tier_model(tier), "priced_as": PRICED_AS[tier]}
 
 
@@ -99,7 +103,7 @@ async def batch(bugs: list[str], fields: dict | None = None, cache=None) -> dict
 
 def per_item(ids: list[str], answer, field: str = "severity", allowed=SEVERITIES) -> dict:
     """Each id's value in a batched answer, or None where the answer fails validation for it:
-    missing, given twice, or not one of `allowed` (notebook 04's exercise 3)."""
+    missing, given twice, or not one of `allowed` (notebook 04's exercise 2)."""
     items = answer.get("answers") if isinstance(answer, dict) else None
     items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
     times = Counter(item.get("id") for item in items)

@@ -2,6 +2,7 @@
 names the case and the fix."""
 import ast
 import asyncio
+import collections
 import hashlib
 import json
 import re
@@ -494,105 +495,205 @@ def test_resume_check_names_the_step_run_twice(wrong, feedback):
         check_resume(wrong)
 
 
-# Notebook 04: a cache key, the cheapest valid tier, per-item results from a batch ----------
+# Notebook 04: a cache key, per-item results from a batch, the cheapest valid tier ----------
 
 def reference_cache_key(request):
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
-async def reference_cheapest_valid(tiers):
-    total = 0.0
-    for name, usd, step in sorted(tiers, key=lambda tier: tier[1]):
-        total += usd
-        try:
-            answer = await step()
-        except Exception:
-            continue
-        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
-            return {"tier": name, "answer": answer, "usd": total}
-    return {"tier": None, "answer": None, "usd": total}
+def key_without(field):
+    return lambda request: reference_cache_key({k: v for k, v in request.items() if k != field})
 
 
-def reference_per_item(ids, answer):
-    items = answer.get("answers") if isinstance(answer, dict) else None
-    items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-    given = [item.get("id") for item in items]
-    found = {item.get("id"): item.get("severity") for item in items}
-    return {bug: found[bug] if given.count(bug) == 1 and found[bug] in SEVERITIES else None
-            for bug in ids}
-
-
-def test_cost_checks_pass_the_references_on_visible_and_hidden_cases(capsys):
+def test_cache_key_check_passes_the_reference_on_visible_and_hidden_cases(capsys):
     check_cache_key(reference_cache_key)
-    check_cache_key(reference_cache_key, extra_cases=[({"a": 1, "b": [1]}, {"b": [1], "a": 1}, True)])
-    check_cheapest_valid(reference_cheapest_valid)
-    check_cheapest_valid(reference_cheapest_valid, extra_cases=[
-        ([("dear", 0.01, {"severity": "low"}), ("cheap", 0.001, "fails")], "dear")])
-    check_per_item(reference_per_item)
-    check_per_item(reference_per_item, extra_cases=[(["A"], {"answers": [{"id": "A", "severity": "low"}]})])
-    assert capsys.readouterr().out.count("✓") == 6
+    check_cache_key(reference_cache_key, extra_cases=[
+        ({"a": 1, "b": [{"c": 1, "d": 2}]}, {"b": [{"d": 2, "c": 1}], "a": 1}, True),
+        ({"model": "a", "messages": [], "seed": 1}, {"model": "a", "messages": [], "seed": 2}, False),
+    ])
+    assert capsys.readouterr().out.count("✓") == 2
 
 
 @pytest.mark.parametrize("wrong, feedback", [
     (lambda request: hashlib.sha256(json.dumps(request).encode()).hexdigest(),
-     "differ in nothing: the same request, its keys in another order got different keys"),
-    (lambda request: reference_cache_key({k: v for k, v in request.items() if k != "response_format"}),
-     "a request asking for JSON would get the prose cached"),
+     "differ in nothing but the order of their keys (at every level) got different keys"),
+    (lambda request: str(sorted(request.items())), "differ in nothing but the order of their keys"),
+    (key_without("response_format"), "a request asking for JSON would get the prose cached"),
+    (key_without("max_tokens"), "an answer cut off at 5 tokens"),
+    (key_without("seed"), "differ in the seed got the same key"),
     (lambda request: request["messages"][-1]["content"], "differ in the model got the same key"),
-    (lambda request: hash(json.dumps(request, sort_keys=True)), "return a str"),
+    (lambda request: json.dumps([request["model"], [m["content"] for m in request["messages"]],
+                                 request.get("response_format"), request["temperature"],
+                                 request["seed"], request["max_tokens"]], sort_keys=True),
+     "differ in a message's role got the same key"),
+    (lambda request: reference_cache_key(request | {"messages": sorted(
+        request["messages"], key=lambda m: m["role"])}), "differ in the order of the messages"),
+    (lambda request: hash(json.dumps(request, sort_keys=True)), "(a int): return a str"),
 ])
 def test_cache_key_check_names_the_field_a_key_ignored(wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check_cache_key(wrong)
 
 
-async def in_the_order_given(tiers):
+def test_cache_key_check_fails_a_hidden_case_on_its_rule_alone():
+    with pytest.raises(CheckFailed) as failed:
+        check_cache_key(key_without("seed"), extra_cases=[
+            ({"model": "SECRET", "seed": 1}, {"model": "SECRET", "seed": 2}, False)])
+    assert "it tests this rule: two requests share a key" in str(failed.value)
+    assert "SECRET" not in str(failed.value) and failed.value.case is None
+
+
+def reference_per_item(ids, answer):
+    items = answer.get("answers") if isinstance(answer, dict) else None
+    items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    times = collections.Counter(item.get("id") for item in items)
+    found = {item.get("id"): item.get("severity") for item in items}
+    return {bug: found[bug] if times[bug] == 1 and found[bug] in SEVERITIES else None
+            for bug in ids}
+
+
+def test_per_item_check_passes_the_reference_on_visible_and_hidden_cases(capsys):
+    check_per_item(reference_per_item)
+    check_per_item(reference_per_item, extra_cases=[
+        (["A", "B"], {"answers": [{"id": "B", "severity": "low"}, {"id": "A", "severity": "high"}]}),
+        (["A"], {"answers": [{"id": "A", "severity": "low"}, {"id": "A", "severity": "low"}]}),
+        (["A", "B"], []),
+        (["A"], None),
+    ])
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+def takes_the_last_of_each(ids, answer):
+    items = answer.get("answers") if isinstance(answer, dict) else None
+    found = {item.get("id"): item.get("severity") for item in items
+             if isinstance(item, dict)} if isinstance(items, list) else {}
+    return {bug: found[bug] if found.get(bug) in SEVERITIES else None for bug in ids}
+
+
+def trusts_any_severity(ids, answer):
+    items = answer.get("answers") if isinstance(answer, dict) else None
+    items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    times = collections.Counter(item.get("id") for item in items)
+    found = {item.get("id"): item.get("severity") for item in items}
+    return {bug: found[bug] if times[bug] == 1 else None for bug in ids}
+
+
+def assumes_a_dict(ids, answer):
+    answer.keys()
+    return reference_per_item(ids, answer)
+
+
+def keeps_every_id_answered(ids, answer):
+    found = reference_per_item(ids, answer)
+    items = answer.get("answers") if isinstance(answer, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("id") not in ids:
+            found[item.get("id")] = item.get("severity")
+    return found
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (takes_the_last_of_each, "expected {'BUG-1': None, 'BUG-2': 'low', 'BUG-3': 'low'}: BUG-1 "
+                             "gets None: it is not answered exactly once"),
+    (trusts_any_severity, "expected {'BUG-1': None, 'BUG-2': None, 'BUG-3': 'high'}: BUG-1 gets None"),
+    (keeps_every_id_answered, "'BUG-9': 'low'}; expected {'BUG-1': None, 'BUG-2': None, "
+                              "'BUG-3': 'high'}: leave out the ids not asked for"),
+    (lambda ids, answer: {bug: item["severity"] for item in answer["answers"] for bug in ids
+                          if item["id"] == bug},
+     "expected {'BUG-1': 'high', 'BUG-2': None, 'BUG-3': 'low'}: BUG-2 gets None"),
+    (lambda ids, answer: dict(reversed(reference_per_item(ids, answer).items())), "keep the ids' order"),
+    (lambda ids, answer: list(reference_per_item(ids, answer).values()), "return a dict, not a list"),
+    (lambda ids, answer: {bug: "high" for bug in ids}, "BUG-2 gets 'low': it is answered once"),
+    (assumes_a_dict, "'not JSON at all') raised AttributeError: 'str' object has no attribute"),
+])
+def test_per_item_check_names_the_batch_the_id_and_the_rule(wrong, feedback):
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_per_item(wrong)
+
+
+def cheapest_first(tiers):
+    return sorted(tiers, key=lambda tier: tier[1])
+
+
+def is_valid(answer):
+    return type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES
+
+
+async def reference_cheapest_valid(tiers, order=cheapest_first, valid=is_valid):
     total = 0.0
-    for name, usd, step in tiers:
+    for name, usd, step in order(tiers):
         total += usd
         try:
             answer = await step()
         except Exception:
             continue
-        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
+        if valid(answer):
             return {"tier": name, "answer": answer, "usd": total}
     return {"tier": None, "answer": None, "usd": total}
 
 
+def test_cheapest_valid_check_passes_the_reference_on_visible_and_hidden_cases(capsys):
+    check_cheapest_valid(reference_cheapest_valid)
+    check_cheapest_valid(reference_cheapest_valid, extra_cases=[
+        ([("dear", 0.01, {"severity": "low"}), ("cheap", 0.001, "fails")], "dear"),
+        ([("free", 0.0, {"severity": "high"}), ("dear", 0.01, {"severity": "low"})], "free"),
+    ])
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+async def in_the_order_given(tiers):
+    return await reference_cheapest_valid(tiers, order=list)
+
+
+async def trusts_any_answer(tiers):
+    return await reference_cheapest_valid(tiers, valid=lambda answer: answer is not None)
+
+
+async def trusts_any_severity_given(tiers):
+    return await reference_cheapest_valid(tiers, valid=lambda answer: answer.get("severity"))
+
+
 async def pays_only_the_one_used(tiers):
-    for name, usd, step in sorted(tiers, key=lambda tier: tier[1]):
+    result = await reference_cheapest_valid(tiers)
+    return result | {"usd": {name: usd for name, usd, _ in tiers}.get(result["tier"], 0.0)}
+
+
+async def starts_them_all_at_once(tiers):
+    tiers = cheapest_first(tiers)
+    answers = await asyncio.gather(*(step() for _, _, step in tiers), return_exceptions=True)
+    for (name, _, _), answer in zip(tiers, answers):
+        if is_valid(answer):
+            return {"tier": name, "answer": answer, "usd": sum(usd for _, usd, _ in tiers)}
+    return {"tier": None, "answer": None, "usd": sum(usd for _, usd, _ in tiers)}
+
+
+async def retries_a_failed_tier(tiers):
+    async def twice(step):
         try:
-            answer = await step()
+            return await step()
         except Exception:
-            continue
-        if type(answer) is dict and set(answer) == {"severity"} and answer["severity"] in SEVERITIES:
-            return {"tier": name, "answer": answer, "usd": usd}
-    return {"tier": None, "answer": None, "usd": 0.0}
+            return await step()
+
+    return await reference_cheapest_valid([(n, usd, lambda s=s: twice(s)) for n, usd, s in tiers])
+
+
+async def bills_in_a_string(tiers):
+    result = await reference_cheapest_valid(tiers)
+    return result | {"usd": f"{result['usd']:.4f}"}
 
 
 @pytest.mark.parametrize("wrong, feedback", [
     (in_the_order_given, "started ['few-shot']; expected ['rule', 'short prompt']"),
-    (pays_only_the_one_used, "the failed ones too"),
+    (trusts_any_answer, "started ['rule']; expected ['rule', 'short prompt']"),
+    (trusts_any_severity_given, "started ['short prompt']; expected ['short prompt', 'few-shot', 'person']"),
+    (starts_them_all_at_once, "started ['rule', 'short prompt', 'few-shot']; expected ['rule', 'short prompt']"),
+    (retries_a_failed_tier, "started ['short prompt', 'short prompt', 'few-shot']"),
+    (pays_only_the_one_used, "expected 0.0044: every tier started is paid for, the failed ones too"),
+    (bills_in_a_string, "returned usd '0.0004'"),
 ])
 def test_cheapest_valid_check_names_the_tiers_started_and_the_bill(wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check_cheapest_valid(wrong)
-
-
-def takes_the_last_of_each(ids, answer):
-    found = {item["id"]: item["severity"] for item in answer.get("answers", [])
-             if isinstance(item, dict)} if isinstance(answer, dict) and isinstance(answer.get("answers"), list) else {}
-    return {bug: found.get(bug) for bug in ids}
-
-
-@pytest.mark.parametrize("wrong, feedback", [
-    (takes_the_last_of_each, "expected {'BUG-1': None"),
-    (lambda ids, answer: {bug: item["severity"] for item in answer["answers"] for bug in ids
-                          if item["id"] == bug}, "expected {'BUG-1': 'high', 'BUG-2': None"),
-])
-def test_per_item_check_names_the_batch_and_the_rule(wrong, feedback):
-    with pytest.raises(CheckFailed, match=re.escape(feedback)):
-        check_per_item(wrong)
 
 
 # Answers are plain data of exact types; hidden cases stay hidden ----------------------------

@@ -123,7 +123,9 @@ def graded(tmp_path_factory, listener):
     cost = {"cost-solution": solutions["cost-solution"]}  # right, so a partial score shows
     hostile = {
         "infinite-loop": "while True:\n    pass",
-        "memory-bomb": "hog = []\nwhile True:\n    hog.append(bytearray(256 * 1024 * 1024))",
+        # bytes(n) is calloc'd: the address-space limit is reached without zeroing 3 GB first,
+        # which on a fresh VM can take longer than the cell's 8 s.
+        "memory-bomb": "hog = []\nwhile True:\n    hog.append(bytes(256 * 1024 * 1024))",
         "fork-bomb": "import os\nwhile True:\n    os.fork()",
         # Plain sockets: the notebook's cassette would catch an HTTP client before the sandbox.
         "network": ("import socket\n"
