@@ -106,7 +106,10 @@ def prompt(step: str, report: str, stricter: bool = False, feedback: str | None 
 
 
 KEYS = {"triage": "severity", "route": "component", "write": "title"}
-NOT_JSON = "the answer is not valid JSON"
+
+
+class Malformed(Invalid):
+    """No JSON at all: under a JSON schema, the line garbled it, not the model."""
 
 
 def check(step: str, text: str, report: str) -> dict:
@@ -116,7 +119,7 @@ def check(step: str, text: str, report: str) -> dict:
     except ValidationError as error:
         problem = error.errors()[0]
         if problem["type"] == "json_invalid":  # pydantic's message says where: ours, what
-            raise Invalid(NOT_JSON) from None
+            raise Malformed("the answer is not valid JSON") from None
         raise Invalid(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
     known = rule(step, report) if step == "triage" else None
     if known is not None and answer != known:  # a claim checked against a tool
@@ -174,7 +177,7 @@ async def ask(run: Run, step: str, report: str, stricter: bool = False) -> dict:
         # A valid answer that breaks a rule is the model's own error: say which rule. Prose
         # or a cut-off body, under a JSON schema, came from the line: ask again as it was.
         feedback = None
-        if isinstance(last_error, Invalid) and str(last_error) != NOT_JSON:
+        if isinstance(last_error, Invalid) and not isinstance(last_error, Malformed):
             feedback = str(last_error)
         reply = await _call(run, step, prompt(step, report, stricter, feedback))
         return check(step, reply.text, report)
@@ -289,6 +292,6 @@ async def ask_every_variant(report: str) -> int:
                 try:
                     check(step, reply.text, report)
                 except Invalid as rejected:
-                    if str(rejected) != NOT_JSON:  # not fed back (see ask)
+                    if not isinstance(rejected, Malformed):  # not fed back (see ask)
                         pending.append(str(rejected))
     return asked

@@ -24,6 +24,9 @@ from ..llm.session import active_session
 from ..llm.usage import Usage
 from ..observe import trace
 
+# The options of Agent.aask that go into the request, so into the key (priced_as does not).
+ANSWERING = ("model", "schema", "tools", "max_tokens", "temperature")
+
 
 def request_key(request: dict) -> str:
     """A key that two requests share only if they are the same: their canonical JSON, hashed."""
@@ -43,7 +46,7 @@ class ExactCache:
     async def aask(self, agent: Agent, prompt, **options) -> Reply:
         """`agent.aask(prompt, **options)`, unless the same request was answered before."""
         request = request_for(prompt, system=agent.instructions,
-                              **{k: v for k, v in options.items() if k != "priced_as"})
+                              **{k: v for k, v in options.items() if k in ANSWERING})
         key = request_key(request)
         kept = self.store.get(key)
         if kept is None:
@@ -58,18 +61,14 @@ class ExactCache:
         self.saved_tokens += kept["tokens"]
         trace.mark("cache hit", kind="cache", agent=agent.name, tokens_saved=kept["tokens"])
         # No model answered: the reply names the one that did first, and the ledger gets nothing.
-        spent = Usage(active_session().notebook, agent.name, kept["model"], 0, 0, 0.0, 0.0,
-                      agent.version)
+        spent = Usage(notebook=active_session().notebook, agent=agent.name, model=kept["model"],
+                      prompt_tokens=0, completion_tokens=0, latency_s=0.0, cost_usd=0.0,
+                      agent_version=agent.version)
         return Reply(kept["text"], spent, kept["finish_reason"], cached=True)
 
     def hit_rate(self) -> float:
         asked = self.hits + self.misses
         return self.hits / asked if asked else 0.0
-
-    def clear(self) -> None:
-        self.store.clear()
-        self.hits = self.misses = self.saved_tokens = 0
-        self.saved_s = 0.0
 
     def close(self) -> None:
         self.store.close()
