@@ -76,6 +76,8 @@ bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/ray_scaling.py
 
 constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
 	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt

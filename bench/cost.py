@@ -16,12 +16,11 @@ Goal: P >= 50 with S1 >= S0. A missed goal is named, and the exit code is 1.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import sys
 import tempfile
 
+import _recording  # bench/'s own: this script's folder is on the path
 import labkit
 from labkit.llm.config import REPO_ROOT
 from labkit.patterns.cache import ExactCache
@@ -62,28 +61,16 @@ def line(name: str, spent: dict, right: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--record", action="store_true", help=f"record cassettes/{CASSETTE}/ afresh")
-    mode.add_argument("--check", action="store_true", help="replay once, list unused recordings")
+    parser, _ = _recording.arguments(__doc__, CASSETTE)
     args = parser.parse_args()
-    if args.record:
-        os.environ.setdefault("LABKIT_BACKEND", "local")
-        os.environ["LABKIT_RECORD"] = "1"
-    else:
-        os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
-    lab = labkit.setup(CASSETTE, version=labkit.__version__)
+    lab = _recording.open_cassette(args, CASSETTE)
     try:
         with tempfile.TemporaryDirectory() as folder:
             cache = ExactCache(folder)
             (base_answers, base), ((best_answers, tiers), best) = labkit.run(both(cache))
             cache.close()
         if args.record or args.check:
-            unused = lab.unplayed()
-            if unused:
-                print(f"{len(unused)} recording(s) nothing asked for: {', '.join(unused)}")
-                return 1
-            return 0
+            return _recording.exit_code(_recording.unused(lab))
         before, after = tc.score(base_answers), tc.score(best_answers)
         print(line("baseline", base, before))
         print(line("optimised", best, after))
@@ -100,9 +87,7 @@ def main() -> int:
             missed.append(f"goal missed: tokens cut by {saved:.0%}, not 50% or more")
         if after["both"] < before["both"]:
             missed.append("goal missed: the optimised design succeeds on fewer tasks")
-        for problem in missed:
-            print(problem, file=sys.stderr)
-        return 1 if missed else 0
+        return _recording.exit_code(missed)
     finally:
         lab.close()
 

@@ -14,10 +14,8 @@ The workload: a security analyst reviews 16 functions of examples/bugtracker, as
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import asyncio
-import os
 import statistics
 import sys
 import textwrap
@@ -25,6 +23,7 @@ import time
 
 import openai
 
+import _recording  # bench/'s own: this script's folder is on the path
 import labkit
 from labkit import Agent
 from labkit.llm import cassettes
@@ -132,28 +131,16 @@ async def ask_each(calls: list[str]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser, _ = _recording.arguments(__doc__, CASSETTE)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is shown")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--record", action="store_true", help=f"record cassettes/{CASSETTE}/ afresh")
-    mode.add_argument("--check", action="store_true", help="replay once, list unused recordings")
     args = parser.parse_args()
-    if args.record:
-        os.environ.setdefault("LABKIT_BACKEND", "local")
-        os.environ["LABKIT_RECORD"] = "1"
-    else:
-        os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
-    lab = labkit.setup(CASSETTE, version=labkit.__version__)
+    lab = _recording.open_cassette(args, CASSETTE)
     calls = prompts()
     try:
         if args.record or args.check:
             asyncio.run(ask_each(calls))
-            unused = lab.unplayed()
-            if unused:
-                print(f"{len(unused)} recording(s) nothing asked for: {', '.join(unused)}")
-                return 1
-        else:
-            asyncio.run(measure(lab, calls, args.repeat))
+            return _recording.exit_code(_recording.unused(lab))
+        asyncio.run(measure(lab, calls, args.repeat))
     finally:
         lab.close()
     return 0

@@ -28,6 +28,7 @@ from collections import Counter
 import httpx2
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+import _recording  # bench/'s own: this script's folder is on the path
 import labkit
 from labkit.llm import cassettes
 from labkit.llm.clock import session_clock
@@ -262,20 +263,12 @@ class AskOnce(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--record", action="store_true", help=f"record cassettes/{CASSETTE}/ afresh")
-    mode.add_argument("--check", action="store_true", help="replay once, list unused recordings")
+    parser, mode = _recording.arguments(__doc__, CASSETTE)
     mode.add_argument("--child", help=argparse.SUPPRESS)  # a kill test's run: its SQLite file
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--kill-at", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.record:
-        os.environ.setdefault("LABKIT_BACKEND", "local")
-        os.environ["LABKIT_RECORD"] = "1"
-    else:
-        os.environ.update(LABKIT_BACKEND="replay", LABKIT_REPLAY_SPEED="0")
-    lab = labkit.setup(CASSETTE, version=labkit.__version__)
+    lab = _recording.open_cassette(args, CASSETTE)
     ask_once = AskOnce(lab.clients.transports[0].inner, lab.cassette)
     for transport in lab.clients.transports:
         transport.inner = ask_once
@@ -290,9 +283,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as folder:
             if args.record or args.check:
                 kill_test(folder, in_process)  # its runs' requests too, in this session
-                unused = lab.unplayed()
-                problems = [f"{len(unused)} recording(s) nothing asked for: "
-                            + ", ".join(unused)] if unused else []
+                problems = _recording.unused(lab)
             else:
                 print(*lines, sep="\n", flush=True)
                 points, lost, redone = kill_test(folder, child_process)
@@ -303,9 +294,7 @@ def main() -> int:
         if ask_once.misses:
             problems.append(f"{ask_once.misses} request(s) had no recording: this is not the "
                             "recorded run (re-record: --record)")
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return 1 if problems else 0
+        return _recording.exit_code(problems)
     finally:
         lab.close()
 

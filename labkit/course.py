@@ -26,7 +26,7 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 BENCH = REPO_ROOT / "bench"
 # Benchmarks that replay model calls from cassettes of their own, cassettes/bench_<name>/:
 # `make cassettes` records them with the notebooks.
-RECORDED_BENCHES = ["fanout", "faults", "cost"]
+RECORDED_BENCHES = ["fanout", "faults", "cost", "load", "ray_scaling"]
 CELL_TIMEOUT_S = 600
 
 
@@ -93,11 +93,15 @@ def run_bench(path: Path, record: bool) -> Result:
     return Result(f"bench_{path.stem}", time.perf_counter() - started, 0, error)
 
 
-# Run after a notebook's last cell, in its kernel: which recordings did no cell ask for?
+# Run after a notebook's last cell, in its kernel: which recordings did no cell ask for? Then
+# close the session, which saves a recording: a kernel that used a process pool does not always
+# stop cleanly when asked (it is killed, and its atexit hooks never run).
 UNPLAYED_PROBE = """
 import json as _json, sys as _sys
 _session = _sys.modules.get("labkit.llm.session")  # a notebook that never used labkit: none
 print(_json.dumps(_session._active.unplayed() if _session and _session._active else []))
+if _session and _session._active:
+    _session._active.close()
 """
 
 

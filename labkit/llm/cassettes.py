@@ -6,7 +6,6 @@ request that was never recorded is an error, never a trip to the network.
 """
 from __future__ import annotations
 
-import asyncio
 import atexit
 import datetime
 import functools
@@ -24,9 +23,7 @@ from vcr.request import Request
 from vcr.errors import (CannotOverwriteExistingCassetteException, MissingMetadataError,
                         UnhandledHTTPRequestError)
 
-from .clock import clock
 from .config import Config
-from .override import active_route
 
 LATENCY_HEADER = "x-labkit-latency-s"
 # Whitelists, not blacklists: an auth header, cookie or org id we never heard of is dropped too.
@@ -35,6 +32,16 @@ KEPT_RESPONSE_HEADERS = {"content-type", LATENCY_HEADER}
 MATCH_ON = ("method", "path", "query", "body")  # not host: a cassette replays under any base URL
 # Recorded in place of the real host, which varies (a local port) or is private (an Azure name).
 RECORDED_HOST = "http://model.invalid"
+
+# Servers of this process that answer for themselves (llm/replicas.py), as "host:port": a
+# request to one is neither recorded nor replayed; what the server asks its model is.
+UNRECORDED_ADDRESSES: set[str] = set()
+UNRECORDED_PATHS = {"/health"}  # a server's health check is no model call
+
+
+def _unrecorded(request) -> bool:
+    return (request.path in UNRECORDED_PATHS
+            or f"{request.host}:{request.port}" in UNRECORDED_ADDRESSES)
 
 _request_started: ContextVar[float] = ContextVar("labkit_request_started")
 
@@ -71,7 +78,7 @@ class InOrderCassette(Cassette):
 
     def can_play_response_for(self, request):
         # vcrpy scrubs (deep-copies) the request first; the match key needs no scrubbing.
-        return (request in self and self.record_mode != RecordMode.ALL
+        return (not _unrecorded(request) and request in self and self.record_mode != RecordMode.ALL
                 and (self.rewound or self.allow_playback_repeats))
 
     def _responses(self, request):
@@ -97,9 +104,11 @@ def cassette_path(config: Config, notebook: str) -> Path:
     return config.cassette_dir / notebook / "calls.yaml"
 
 
-def _scrub_request(request) -> Request:
+def _scrub_request(request) -> Request | None:
     """The request as it is stored: kept headers only, the recorded host. (A new Request, not
-    a deep copy: vcrpy calls this for every lookup too.)"""
+    a deep copy: vcrpy calls this for every lookup too.) None: not for the cassette."""
+    if _unrecorded(request):
+        return None
     headers = {name: value for name, value in request.headers.items()
                if name.lower() in KEPT_REQUEST_HEADERS}
     query = f"?{request.parsed_uri.query}" if request.parsed_uri.query else ""
@@ -217,65 +226,20 @@ def _miss_message(miss: CannotOverwriteExistingCassetteException) -> str:
     )
 
 
-class PacedTransport(httpx2.BaseTransport):
-    """Times live requests for the recording. A replayed answer takes its recorded latency:
-    counted on a virtual clock (model time), else waited for, times `speed`.
-
-    It wraps the transport that really sends (`inner`, httpx's own by default): vcrpy
-    records and replays at that one, and a test can put a canned server there.
-    """
-
-    def __init__(self, speed: float = 0.0, inner: httpx2.BaseTransport | None = None) -> None:
-        self.speed = speed
-        self.inner = inner or httpx2.HTTPTransport()
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        faults = active_route().faults  # labkit.override(faults=...): under every backend
-        return self._paced(request) if faults is None else faults.send(request, self._paced)
-
-    def _paced(self, request: httpx2.Request) -> httpx2.Response:
-        _request_started.set(time.perf_counter())
-        started = time.perf_counter()
-        with _explained_misses():
-            response = self.inner.handle_request(request)
-        latency, model_clock = recorded_latency(response), clock()
-        if LATENCY_HEADER not in response.headers:  # live: the time it really took
-            latency = round(time.perf_counter() - started, 3)
-        if model_clock.virtual:
-            model_clock.advance(latency)  # a blocking call holds up everything after it
-        else:
-            time.sleep(latency * self.speed)
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
+def send_timed(inner: httpx2.BaseTransport, request: httpx2.Request) -> tuple[httpx2.Response, float]:
+    """Send through `inner` (httpx's own transport, where vcrpy records and replays); with the
+    model's latency: the recorded one for a replayed answer, the time it took for a live one."""
+    _request_started.set(time.perf_counter())
+    started = time.perf_counter()
+    with _explained_misses():
+        response = inner.handle_request(request)
+    if LATENCY_HEADER in response.headers:
+        return response, recorded_latency(response)
+    return response, round(time.perf_counter() - started, 3)
 
 
-class AsyncPacedTransport(httpx2.AsyncBaseTransport):
-    """The asyncio twin of PacedTransport: waiting for one reply never blocks the others."""
-
-    def __init__(self, speed: float = 0.0,
-                 inner: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.speed = speed
-        self.inner = inner or httpx2.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        faults = active_route().faults
-        if faults is None:
-            return await self._paced(request)
-        return await faults.asend(request, self._paced)
-
-    async def _paced(self, request: httpx2.Request) -> httpx2.Response:
-        _request_started.set(time.perf_counter())
-        with _explained_misses():
-            response = await self.inner.handle_async_request(request)
-        latency = recorded_latency(response)
-        on_model_time = getattr(asyncio.get_running_loop(), "model_clock", None)
-        if on_model_time is not None and on_model_time.virtual:
-            await asyncio.sleep(latency)  # takes no wall time: the loop jumps its clock
-        else:
-            await asyncio.sleep(latency * self.speed)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+async def asend_timed(inner: httpx2.AsyncBaseTransport, request: httpx2.Request) -> httpx2.Response:
+    """send_timed for asyncio. A live answer's time is counted by the loop that waits for it."""
+    _request_started.set(time.perf_counter())
+    with _explained_misses():
+        return await inner.handle_async_request(request)

@@ -5,7 +5,7 @@ from functools import cached_property
 
 import openai
 
-from . import cassettes
+from . import transports
 from .config import Config
 
 REPLAY_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: a request that escaped replay goes nowhere
@@ -27,13 +27,13 @@ def base_url_for(config: Config) -> str | None:
 
 class Clients:
     """A sync and an async openai client over transports that time live answers for the
-    recording, and give replayed ones their recorded latency (cassettes.PacedTransport)."""
+    recording, and give replayed ones their recorded latency (transports.PacedTransport)."""
 
     def __init__(self, config: Config, base_url: str | None) -> None:
         self.config = config
         self.base_url = base_url
-        self.transports = (cassettes.PacedTransport(speed=config.replay_speed),
-                           cassettes.AsyncPacedTransport(speed=config.replay_speed))
+        self.transports = (transports.PacedTransport(speed=config.replay_speed),
+                           transports.AsyncPacedTransport(speed=config.replay_speed))
 
     @cached_property
     def sync(self) -> openai.OpenAI:

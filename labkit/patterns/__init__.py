@@ -5,6 +5,10 @@ routing        who does what: round-robin, least-loaded, by skill; contract-net 
 limits         bounds on loops between agents: rounds, tokens, seconds
 collaboration  sequential, parallel and hierarchical runners
 aggregate      merging findings: group, vote, verify, rank, score
+faults, recovery, checkpoint, escalation, health   what goes wrong, and getting over it (03)
+cache          exact and similarity caches of answers (04)
+throughput     requests per second, tokens per minute, backpressure (05)
+balancing      which model replica takes the next request (05)
 
 Each is stateless: the model, the clock and the ledger a part needs are passed in.
 """
