@@ -35,7 +35,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from labkit.grading import grade, sandbox
+from labkit.grading import grade
+from labkit.patterns import sandbox
 from labkit.grading.release import student_version
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,8 @@ import pytest
 from system_packages import skip_unless_installed
 
 from labkit.llm.config import REPO_ROOT
-from labkit.grading import grade, sandbox
+from labkit.grading import grade
+from labkit.patterns import sandbox
 from labkit.grading.release import student_version
 
 SOURCE = REPO_ROOT / "notebooks" / "00_setup.ipynb"

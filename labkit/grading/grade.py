@@ -25,7 +25,7 @@ import nbformat
 from nbgrader.utils import is_grade, is_solution
 
 from ..course import find_notebooks
-from . import sandbox
+from ..patterns import sandbox
 from .release import student_version
 from .report import write_report
 

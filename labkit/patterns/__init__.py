@@ -9,6 +9,9 @@ faults, recovery, checkpoint, escalation, health   what goes wrong, and getting 
 cache          exact and similarity caches of answers (04)
 throughput     requests per second, tokens per minute, backpressure (05)
 balancing      which model replica takes the next request (05)
+injection      untrusted input: sanitise, spotlight, heuristics, tool allow-lists (06)
+leaks          what leaves an agent: secrets, personal data, redaction (06)
+sandbox        run untrusted code isolated: bubblewrap, rlimits, cgroups, a wall clock (06, grading)
 
 Each is stateless: the model, the clock and the ledger a part needs are passed in.
 """

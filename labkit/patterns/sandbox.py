@@ -93,9 +93,10 @@ def require_bubblewrap() -> str:
     path = shutil.which("bwrap")
     if path is None:
         raise SandboxUnavailable(
-            "Grading runs every submission in a bubblewrap sandbox, and `bwrap` is not "
-            "installed. Install it (Debian/Ubuntu: sudo apt-get install bubblewrap) and run "
-            "the grader again."
+            "The sandbox (grading, and notebook 06's agent-written code) is bubblewrap, and "
+            "`bwrap` is not installed. Install it (Debian/Ubuntu: sudo apt-get install "
+            "bubblewrap; Fedora: sudo dnf install bubblewrap) and run again. macOS and Windows "
+            "have no bubblewrap: use a Linux machine or WSL 2."
         )
     return path
 
@@ -235,3 +236,22 @@ READ_STDOUT, READ_STDERR = 8 << 20, 64 << 10  # bytes read back of what the sand
 def _head(file, size: int) -> str:
     file.seek(0)
     return file.read(size).decode("utf-8", "replace")
+
+
+# Code an agent wrote gets far less than a notebook: a few seconds, little memory, few processes.
+AGENT_CODE = Limits(wall_s=10.0, cell_s=10.0, memory_mb=512, processes=16, file_mb=8)
+
+
+def run_python(code: str, limits: Limits = AGENT_CODE) -> Outcome:
+    """Run `code` (an agent wrote it: untrusted) in the sandbox: no network, a folder of its
+    own as the only writable place it shares with the host, and `limits`."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "main.py").write_text(code)
+        outcome = run([sys.executable, "-I", "/home/student/main.py"], Path(folder), "", limits,
+                      env={"HOME": "/home/student", "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"})
+    if outcome.returncode and outcome.stderr.startswith("bwrap:"):  # bwrap itself failed
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot make a sandbox here ({outcome.stderr.strip()}). "
+            "Inside a container or another sandbox it needs user namespaces: run on the host, "
+            "or allow them (sysctl kernel.unprivileged_userns_clone=1).")
+    return outcome
