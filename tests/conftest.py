@@ -31,3 +31,22 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("skipped: system packages missing")
         for line in lines:
             terminalreporter.line(line)
+
+
+@pytest.fixture
+def redacting_log():
+    """A logger whose one handler redacts what it writes (leaks.RedactingFilter), and the
+    text it has written so far."""
+    import io
+    import logging
+
+    from labkit.patterns.leaks import RedactingFilter
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger(f"redacting-{id(written)}")
+    log.addHandler(handler)
+    log.propagate = False
+    yield log, written
+    log.removeHandler(handler)

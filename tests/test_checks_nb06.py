@@ -93,3 +93,69 @@ def test_the_key_check_names_the_case_and_how_many_keys_it_holds(wrong, feedback
 def test_the_wrap_check_explains_why_an_attacker_could_leave_the_block(wrong, feedback):
     with pytest.raises(CheckFailed, match=re.escape(feedback)):
         check_wrap_untrusted(wrong)
+
+
+GRANTS = {"reporter": ({"triager"}, {"file_ticket", "reply"}),
+          "maintainer": ({"triager", "maintainer"}, {"file_ticket", "reply", "close_bug"}),
+          "auditor": (set(), set())}
+
+
+def reference_allowed(role, agent, tool):
+    if role not in GRANTS:
+        raise ValueError(f"no role {role!r}")
+    agents, tools = GRANTS[role]
+    return agent in agents and tool in tools
+
+
+def reference_first_broken(entries):  # recomputes each hash by hand, not with labkit's hash_of
+    import hashlib
+    import json
+
+    previous = "0" * 64
+    for position, entry in enumerate(entries):
+        fields = {k: v for k, v in entry.items() if k != "hash"}
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        if digest != entry["hash"] or entry["number"] != position or entry["previous"] != previous:
+            return position
+        previous = entry["hash"]
+    return None
+
+
+def test_the_access_and_audit_checks_pass_the_references(capsys):
+    from labkit.checks import check_allowed, check_first_broken
+
+    check_allowed(reference_allowed)
+    check_allowed(reference_allowed, extra_cases=[("auditor", "triager", "reply"), ("x", "a", "b")])
+    check_first_broken(reference_first_broken)
+    assert capsys.readouterr().out.count("✓") == 3
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda role, agent, tool: reference_allowed(role, agent, tool) or tool == "send_message",
+     "returned True; expected False: a reporter may ask triager for file_ticket, reply"),
+    (lambda role, agent, tool: role in GRANTS and reference_allowed(role, agent, tool),
+     "'intern' is no role of the policy"),
+    (lambda role, agent, tool: GRANTS[role] and reference_allowed(role, agent, tool),
+     "raised KeyError: 'intern': raise ValueError"),
+    (lambda role, agent, tool: int(reference_allowed(role, agent, tool)), "return True or False"),
+])
+def test_the_policy_check_names_what_the_role_may_do(wrong, feedback):
+    from labkit.checks import check_allowed
+
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_allowed(wrong)
+
+
+@pytest.mark.parametrize("wrong, feedback", [
+    (lambda entries: None, "Entry 2 was edited"),
+    (lambda entries: next((i for i, e in enumerate(entries) if e["number"] != i), None),
+     "Entry 2 was edited"),
+    (lambda entries: reference_first_broken(entries) if len(entries) != 5 or
+     entries[3]["outcome"] != "held" else 3, "only the next entry shows it"),
+    (lambda entries: str(reference_first_broken(entries)), "return a position (an int) or None"),
+])
+def test_the_chain_check_says_what_breaks_the_chain(wrong, feedback):
+    from labkit.checks import check_first_broken
+
+    with pytest.raises(CheckFailed, match=re.escape(feedback)):
+        check_first_broken(wrong)

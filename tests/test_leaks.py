@@ -1,8 +1,5 @@
 """labkit.patterns.leaks: secrets and personal data found, and redacted wherever they could leak."""
-import io
 import json
-import logging
-import sys
 
 import pytest
 
@@ -70,17 +67,9 @@ def test_the_shipped_labelled_set_scores_as_the_notebook_says():
     assert entropy["recall"] == 1.0 and entropy["precision"] < 1.0  # and a cache key flagged
 
 
-def test_logs_are_redacted_before_a_handler_writes_them():
-    written = io.StringIO()
-    handler = logging.StreamHandler(written)
-    handler.addFilter(leaks.RedactingFilter())
-    log = logging.getLogger("test_leaks")
-    log.addHandler(handler)
-    log.propagate = False
-    try:
-        log.warning("user %s, key %s", "jo@example.com", AWS)
-    finally:
-        log.removeHandler(handler)
+def test_logs_are_redacted_before_a_handler_writes_them(redacting_log):
+    log, written = redacting_log
+    log.warning("user %s, key %s", "jo@example.com", AWS)
     assert written.getvalue() == "user [EMAIL], key [SECRET]\n"
 
 

@@ -27,6 +27,7 @@ DETECT_SECRETS_PLUGINS = [
 ]
 LEAK_PATTERNS = [
     re.compile(r"sk-[A-Za-z0-9]{16,}"),  # an OpenAI-style key
+    re.compile(r"\blk-[0-9a-f]{32}\b"),  # the course's own keys (labkit/patterns/access.py)
     re.compile(r"Bearer "),  # an Authorization header's value
     # Header names followed by a colon, as a cassette or a printed header dict has them;
     # prose that explains these headers does not match.

@@ -14,7 +14,8 @@ from .nb02_collaboration_patterns import (check_dedupe, check_gather_until, chec
 from .nb03_error_handling_and_recovery import check_first_valid, check_is_retriable, check_resume
 from .nb04_performance_and_cost import check_cache_key, check_cheapest_valid, check_per_item
 from .nb05_scale_and_monitoring import check_admit, check_least_outstanding, check_token_bucket
-from .nb06_security import check_redact_keys, check_strip_invisible, check_wrap_untrusted
+from .nb06_security import (check_allowed, check_first_broken, check_redact_keys,
+                            check_strip_invisible, check_wrap_untrusted)
 
 __all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_severity_filter",
            "check_budget_award", "check_stop_reason", "check_dedupe", "check_stage_validator",
@@ -22,4 +23,4 @@ __all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_seve
            "check_useful_tests", "check_is_retriable", "check_first_valid", "check_resume",
            "check_cache_key", "check_cheapest_valid", "check_per_item", "check_token_bucket",
            "check_least_outstanding", "check_admit", "check_strip_invisible", "check_redact_keys",
-           "check_wrap_untrusted"]
+           "check_wrap_untrusted", "check_allowed", "check_first_broken"]

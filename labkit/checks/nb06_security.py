@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import asdict, replace
 
+from ..patterns.audit import GENESIS, Entry, hash_of
 from ..patterns.injection import kind_of, sanitize
-from ._core import answer_to, cases, fail, passed, shown, type_name
+from ._core import LearnerError, answer_to, ask, cases, fail, passed, shown, type_name
 
 # Exercise 06.2: what the model reads, visible ---------------------------------------------
 
@@ -143,3 +145,124 @@ def _why_wrapped(got: str) -> str:
     if any(" " in line or "\t" in line for line in got.split("\n")):
         return "no spaces inside the block: the words of a line are joined by the mark."
     return "the lines or words differ: keep every line, and each line's words in order."
+
+
+# Exercise 06.4: a role-based policy -------------------------------------------------------
+
+ROLE_TOOLS = {"reporter": ({"triager"}, {"file_ticket", "reply"}),
+              "maintainer": ({"triager", "maintainer"}, {"file_ticket", "reply", "close_bug"}),
+              "auditor": (set(), set())}
+ALLOWED_CASES = [(role, agent, tool) for role in ROLE_TOOLS for agent in ("triager", "maintainer")
+                 for tool in ("file_ticket", "reply", "close_bug", "send_message")]
+ALLOWED_CASES.append(("intern", "triager", "reply"))  # a role the policy does not have
+ALLOWED_RULE = ("a reporter may ask the triager to file_ticket or reply; a maintainer may ask the "
+                "triager or the maintainer to file_ticket, reply or close_bug; an auditor may ask "
+                "no agent for anything; no one may send_message; return a bool, and raise "
+                "ValueError for a role not in the policy")
+
+
+def check_allowed(allowed, extra_cases: list = ()) -> None:
+    """allowed(role, agent, tool) -> True or False; ValueError for a role not in the policy."""
+    all_cases = cases(ALLOWED_CASES, extra_cases, rule=ALLOWED_RULE)
+    for case in all_cases:
+        role, agent, tool = case.inputs
+        if role not in ROLE_TOOLS:
+            _check_refused(case, allowed)
+            continue
+        got = answer_to(case, ALLOWED_RULE, allowed, role, agent, tool)
+        agents, tools = ROLE_TOOLS[role]
+        expected = agent in agents and tool in tools
+        if type(got) is not bool:
+            fail(case, ALLOWED_RULE, f"allowed{shown(case.inputs)} returned {got!r} (a "
+                                     f"{type_name(got)}): return True or False.")
+        if got != expected:
+            fail(case, ALLOWED_RULE, f"allowed{shown(case.inputs)} returned {got!r}; expected "
+                                     f"{expected!r}: a {role} may ask "
+                                     f"{', '.join(sorted(agents)) or 'no agent'} for "
+                                     f"{', '.join(sorted(tools)) or 'nothing'}.")
+    passed("allowed", len(all_cases))
+
+
+def _check_refused(case, allowed) -> None:
+    try:
+        got = ask(allowed, *case.inputs)
+    except LearnerError as error:
+        if error.type_name != "ValueError":
+            fail(case, ALLOWED_RULE, f"allowed{shown(case.inputs)} raised {error}: raise "
+                                     "ValueError for a role the policy does not have.", error)
+        return
+    fail(case, ALLOWED_RULE, f"allowed{shown(case.inputs)} returned {got!r}: {case.inputs[0]!r} "
+                             "is no role of the policy, a mistake in the caller; raise "
+                             "ValueError, naming it.")
+
+
+# Exercise 06.5: an audit-chain verifier ---------------------------------------------------
+
+def _chain(outcomes: list[str]) -> list[dict]:
+    entries, previous = [], GENESIS
+    for number, outcome in enumerate(outcomes):
+        entry = Entry(number, "triager", "file_ticket", f"BUG-{number + 1}", outcome, previous)
+        entry = replace(entry, hash=hash_of(entry))
+        entries.append(asdict(entry))
+        previous = entry.hash
+    return entries
+
+
+def _tampered() -> list[list[dict]]:
+    whole = _chain(["allowed", "denied", "allowed", "allowed", "denied"])
+    edited = [dict(e) for e in whole]
+    edited[2]["outcome"] = "denied"
+    forged = [dict(e) for e in whole]
+    forged[3]["outcome"] = "held"
+    forged[3]["hash"] = hash_of(Entry(**forged[3]))  # rehashed: only the next entry shows it
+    wrong_start = _chain(["allowed"])
+    wrong_start[0]["previous"] = "f" * 64
+    wrong_start[0]["hash"] = hash_of(Entry(**wrong_start[0]))
+    return [whole, edited, whole[:1] + whole[2:], [whole[0], whole[2], whole[1], *whole[3:]],
+            forged, [], wrong_start, whole[:3]]
+
+
+CHAIN_RULE = ("go through the entries in order, starting from GENESIS; return the position of "
+              "the first entry whose hash is not hash_of(its other fields), or whose number is "
+              "not its position, or whose previous is not the hash of the entry before it "
+              "(GENESIS for the first); return None when every entry fits")
+
+
+def first_broken_of(entries: list[dict]) -> int | None:
+    previous = GENESIS
+    for position, fields in enumerate(entries):
+        entry = Entry(**fields)
+        if entry.hash != hash_of(entry) or entry.number != position or entry.previous != previous:
+            return position
+        previous = entry.hash
+    return None
+
+
+def check_first_broken(first_broken, extra_cases: list = ()) -> None:
+    """first_broken(entries) -> the position of the first entry that does not fit, or None."""
+    all_cases = cases([(chain,) for chain in _tampered()], extra_cases, rule=CHAIN_RULE)
+    for case in all_cases:
+        (entries,) = case.inputs
+        got = answer_to(case, CHAIN_RULE, first_broken, [dict(e) for e in entries])
+        expected = first_broken_of(entries)
+        if got is not None and type(got) is not int:
+            fail(case, CHAIN_RULE, f"first_broken(...) returned {got!r} (a {type_name(got)}): "
+                                   "return a position (an int) or None.")
+        if got != expected:
+            numbers = [e["number"] for e in entries]
+            fail(case, CHAIN_RULE, f"For the entries numbered {numbers}, first_broken returned "
+                                   f"{got!r}; expected {expected!r}. "
+                                   + _why_broken(entries, expected))
+    passed("first_broken", len(all_cases))
+
+
+def _why_broken(entries: list[dict], position: int | None) -> str:
+    if position is None:
+        return "Every entry's hash, number and previous fit: the chain is whole."
+    entry = Entry(**entries[position])
+    if entry.hash != hash_of(entry):
+        return f"Entry {entry.number} was edited: its hash is not hash_of its fields."
+    if entry.number != position:
+        return f"Entry {entry.number} sits at position {position}: one was deleted or moved."
+    return (f"Entry {entry.number}'s previous is not the hash of the entry before it: that one "
+            "was replaced (rehashed, so only the next entry shows it).")

@@ -2,7 +2,8 @@
 OWASP LLM02 sensitive information disclosure, LLM05 improper output handling).
 
 secrets        detect-secrets' plugins, line by line: keys and tokens by their known shapes
-               (AWS, GitHub, Slack, Stripe, private keys, ...), and optionally by entropy
+               (AWS, GitHub, Slack, Stripe, private keys, ...), optionally by entropy; and
+               the course's own keys (lk- and 32 hex digits, patterns/access.py)
 personal_data  recognizers of our own: e-mail, phone, payment card (Luhn), IBAN (mod 97), IPv4
 redact         every finding replaced by its kind, e.g. [EMAIL]
 RedactingFilter  a logging filter: what a log line would leak is redacted before it is written
@@ -63,7 +64,12 @@ def secrets(text: str, entropy: bool = False) -> list[Finding]:
             kind = "PASSWORD" if "Keyword" in secret.type else "SECRET"
             offset = starts[secret.line_number - 1]
             found.append(Finding(kind, offset + at, offset + end, line[at:end]))
+    found += [Finding("SECRET", m.start(), m.end(), m.group()) for m in COURSE_KEY.finditer(text)]
     return _without_overlaps(found)
+
+
+# The course's own API keys (patterns/access.py): a shape detect-secrets cannot know.
+COURSE_KEY = re.compile(r"(?<![\w-])lk-[0-9a-f]{32}(?![\w-])")
 
 
 def _luhn(digits: str) -> bool:
