@@ -6,9 +6,10 @@
 
 Append-only JSON lines; each entry holds its number and the hash of the entry before it, and
 its own hash covers both. Editing an entry breaks its hash, deleting one breaks the numbers and
-the chain, moving one breaks both. Cutting entries off the end leaves a shorter chain that is
-still whole: keep `log.head` somewhere the log's writer cannot change (another system, a
-ticket), and verify against it.
+the chain, moving one breaks both. The chain has no key, though: whoever can write the file can
+rewrite it whole (rehashing every entry after a change) or cut entries off the end, and the
+result is a whole chain again. Keep `log.head` where the log's writer cannot change it (another
+system, a ticket, a transparency log), and verify against it: that finds both.
 """
 from __future__ import annotations
 
@@ -87,6 +88,6 @@ def verify(entries: list[Entry], head: str | None = None) -> list[str]:
                             "was replaced.")
         previous = entry.hash
     if head is not None and previous != head:
-        problems.append("The log does not end where it was known to end: entries were cut "
-                        "off the end, or it is another log.")
+        problems.append("The log does not end where it was known to end: it was cut short "
+                        "or rewritten, or it is another log.")
     return problems
