@@ -25,7 +25,6 @@ import injection_lab as il  # noqa: E402  (found on the path above)
 
 CASSETTE = "bench_attacks"
 DESIGNS = {"unguarded": frozenset(), "guarded": frozenset(il.DEFENCES)}
-SECRETS, PERSONAL = {"SECRET", "PASSWORD"}, {"EMAIL", "PHONE", "CARD", "IBAN", "IPV4"}
 
 
 def whole_corpus() -> dict:
@@ -62,8 +61,8 @@ def main() -> int:
             print(f"  {technique:18} " + ", ".join(f"{k} {v}" for k, v in row.items()
                                                    if not v.startswith("0/")))
     labelled = json.loads((REPO_ROOT / "examples" / "leaks" / "labelled.json").read_text())["items"]
-    for name, find, kinds in [("secrets", leaks.secrets, SECRETS),
-                              ("personal data", leaks.personal_data, PERSONAL)]:
+    for name, find, kinds in [("secrets", leaks.secrets, leaks.SECRET_KINDS),
+                              ("personal data", leaks.personal_data, leaks.PERSONAL_KINDS)]:
         found = leaks.measure(find, labelled, kinds)
         print(f"{name}: precision {found['precision']}, recall {found['recall']} "
               f"({found['found']} found, {found['labelled']} labelled)")

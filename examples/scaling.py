@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -32,18 +33,18 @@ def cpu_work(rounds: int) -> None:
         hashlib.pbkdf2_hmac("sha256", b"agent", b"salt", rounds)
 
 
-_calibrated: list[float] = []
+@functools.cache  # once per process: see cpu_rounds
+def _rounds_per_ms() -> float:
+    started = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"agent", b"salt", 20_000)
+    return 20_000 / ((time.perf_counter() - started) * 1000)
 
 
 def cpu_rounds(ms: float) -> int:
     """The rounds that take about `ms` here, measured once in this (the calling) process, so
     every worker gets the same work: calibrated in each worker, under the others' load, a
     busy worker would measure itself slow and do less."""
-    if not _calibrated:
-        started = time.perf_counter()
-        hashlib.pbkdf2_hmac("sha256", b"agent", b"salt", 20_000)
-        _calibrated.append(20_000 / ((time.perf_counter() - started) * 1000))
-    return int(ms * _calibrated[0])
+    return int(ms * _rounds_per_ms())
 
 
 def triage_on(url: str | None, request: dict, cpu: int = 0) -> dict:

@@ -100,6 +100,10 @@ RECOGNIZERS = [
 ]
 
 
+SECRET_KINDS = frozenset({"SECRET", "PASSWORD"})  # what `secrets` finds
+PERSONAL_KINDS = frozenset(kind for kind, _, _ in RECOGNIZERS)  # what `personal_data` finds
+
+
 def personal_data(text: str) -> list[Finding]:
     """Every e-mail address, phone number, valid card number, valid IBAN and IPv4 address."""
     found = []
