@@ -123,8 +123,8 @@ def _reply(raw, call: _Call, started: float, span) -> Reply:
     ledger.add(record)
     budget.charge(record.total_tokens)
     if span is not None:
-        span.attrs.update(model=answered_by, tokens=record.total_tokens,
-                          model_latency_s=record.latency_s)
+        span.attrs.update(model=answered_by, tokens=record.total_tokens, prompt_tokens=prompt,
+                          completion_tokens=completed, model_latency_s=record.latency_s)
     choice = completion.choices[0]
     return Reply(text=choice.message.content or "", usage=record,
                  finish_reason=choice.finish_reason or "",

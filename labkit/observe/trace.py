@@ -5,6 +5,8 @@
             ...                         # model calls and messages here get "plan" as parent
     run.frame()                         # a table; run.to_json() to keep it
 
+A step that handles a message links to it (`span(..., links=[message])`), so a message's
+receiver can be found from its sender and back. A step whose block raises keeps the error.
 Nothing is recorded when no Trace is open, so traced code runs the same without one.
 The current span is kept in a ContextVar: asyncio tasks started inside a span inherit it,
 so concurrent agents still get the right parent. Times are model time (labkit.llm.clock):
@@ -36,6 +38,8 @@ class Span:
     start: float  # model seconds since the trace opened
     end: float
     attrs: dict = field(default_factory=dict)
+    links: list[int] = field(default_factory=list)  # the messages this step handles
+    error: str = ""  # "TypeName: message" when the step's block raised
 
     @property
     def duration(self) -> float:
@@ -54,6 +58,7 @@ class Trace:
         self.spans: list[Span] = []
         self._origin = clock.now()
         self._context = None
+        self.watchers: list = []  # told when a span opens and closes (observe.resources)
 
     def __enter__(self) -> Trace:
         """Record into this trace inside the block; entering it again adds to it."""
@@ -84,6 +89,8 @@ class Trace:
         now = self.now()
         span = Span(next(_span_ids), name, kind, agent, parent.id if parent else None, now, now, attrs)
         self.spans.append(span)
+        for watcher in self.watchers:
+            watcher.opened(span)
         return span
 
     @classmethod
@@ -135,19 +142,26 @@ def recording_into(run: Trace | None):
 
 
 @contextmanager
-def span(name: str, *, agent: str, kind: str = "step", **attrs):
-    """A timed step of `agent`; spans opened inside it become its children."""
+def span(name: str, *, agent: str, kind: str = "step", links=(), **attrs):
+    """A timed step of `agent`; spans opened inside it become its children. `links`: the
+    message spans this step handles."""
     run = active_trace()
     if run is None:
         yield None
         return
     opened = run.new_span(name, kind, agent, **attrs)
+    opened.links = [linked.id for linked in links if linked is not None]
     token = _current_span.set(opened)
     try:
         yield opened
+    except BaseException as error:
+        opened.error = f"{type(error).__name__}: {error}"[:300]
+        raise
     finally:
         _current_span.reset(token)
         opened.end = run.now()
+        for watcher in run.watchers:
+            watcher.closed(opened)
 
 
 def mark(name: str, *, kind: str, agent: str | None = None, **attrs) -> Span | None:
@@ -166,3 +180,8 @@ def message(sender: str, recipient: str, kind: str, **attrs) -> Span | None:
     if run is None:
         return None
     return run.new_span(kind, "message", sender, recipient=recipient, **attrs)
+
+
+def current_span() -> Span | None:
+    """The step the code runs in, or None."""
+    return _current_span.get()
