@@ -79,6 +79,7 @@ bench: $(VENV)/.grading  ## the course's timing figures, as ratios
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/ray_scaling.py
 	$(BIN)/python bench/attacks.py
+	$(BIN)/python bench/attribution.py
 
 constraints: $(VENV)/.grading  ## after upgrading on purpose: pin what is installed now
 	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt

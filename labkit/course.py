@@ -26,7 +26,7 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 BENCH = REPO_ROOT / "bench"
 # Benchmarks that replay model calls from cassettes of their own, cassettes/bench_<name>/:
 # `make cassettes` records them with the notebooks.
-RECORDED_BENCHES = ["fanout", "faults", "cost", "load", "ray_scaling", "attacks"]
+RECORDED_BENCHES = ["fanout", "faults", "cost", "load", "ray_scaling", "attacks", "attribution"]
 CELL_TIMEOUT_S = 600
 
 

@@ -114,7 +114,10 @@ def test_to_json_round_trips_with_every_span():
         with span("plan", agent="manager", note=object()):  # an attribute JSON cannot hold
             trace.message("manager", "worker", "request", topic="tasks")
 
-    spans = json.loads(run_trace.to_json())
+    saved = json.loads(run_trace.to_json())
+    spans = saved["spans"]
+
+    assert saved["labkit"] == labkit.__version__
 
     assert len(spans) == len(run_trace) == 2
     plan, request = spans

@@ -16,6 +16,8 @@ from .nb04_performance_and_cost import check_cache_key, check_cheapest_valid, ch
 from .nb05_scale_and_monitoring import check_admit, check_least_outstanding, check_token_bucket
 from .nb06_security import (check_allowed, check_first_broken, check_redact_keys,
                             check_strip_invisible, check_wrap_untrusted)
+from .nb07_debugging_and_observability import (check_first_bad_choice, check_outline,
+                                               check_responder_cases)
 
 __all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_severity_filter",
            "check_budget_award", "check_stop_reason", "check_dedupe", "check_stage_validator",
@@ -23,4 +25,5 @@ __all__ = ["CheckFailed", "check_triage_validator", "check_cost_on", "check_seve
            "check_useful_tests", "check_is_retriable", "check_first_valid", "check_resume",
            "check_cache_key", "check_cheapest_valid", "check_per_item", "check_token_bucket",
            "check_least_outstanding", "check_admit", "check_strip_invisible", "check_redact_keys",
-           "check_wrap_untrusted", "check_allowed", "check_first_broken"]
+           "check_wrap_untrusted", "check_allowed", "check_first_broken",
+           "check_outline", "check_first_bad_choice", "check_responder_cases"]

@@ -36,7 +36,7 @@ RECORDED_HOST = "http://model.invalid"
 # Servers of this process that answer for themselves (llm/replicas.py), as "host:port": a
 # request to one is neither recorded nor replayed; what the server asks its model is.
 UNRECORDED_ADDRESSES: set[str] = set()
-UNRECORDED_PATHS = {"/health"}  # a server's health check is no model call
+UNRECORDED_PATHS = {"/health", "/v1/traces"}  # a health check, a trace export: no model calls
 
 
 def _unrecorded(request) -> bool:

@@ -6,4 +6,8 @@ viz      sequence diagrams, agent graphs and timelines, drawn with matplotlib
 figures  figure settings that keep saved notebooks the same on every run
 metrics  a load run's metrics per agent and per model, in Prometheus's format
 dashboard  those metrics drawn, live while a run goes, once when headless
+otel     a trace as OpenTelemetry spans (GenAI conventions): in memory, an OTLP file, a backend
+decisions  one record per decision: who, inputs, options, choice, reason
+resources  usage per agent (model time, tokens, CPU, memory, tasks); runaways stopped
+attribution  which agent and step caused a failed run, four ways, and their scores
 """

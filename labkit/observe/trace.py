@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from typing import TYPE_CHECKING
 
+from .._version import __version__
 from ..llm import clock
 
 if TYPE_CHECKING:
@@ -115,7 +116,26 @@ class Trace:
         return pd.DataFrame(rows)
 
     def to_json(self) -> str:
-        return json.dumps([asdict(s) for s in self.spans], indent=1, default=str)
+        """The spans as JSON, with the labkit version that wrote them (from_json checks it)."""
+        return json.dumps({"labkit": __version__, "spans": [asdict(s) for s in self.spans]},
+                          indent=1, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        """A trace back from `to_json`. One from another labkit, or with no spans, is refused:
+        span names and attributes change between versions, and an empty one shows nothing."""
+        saved = json.loads(text)
+        version = saved.get("labkit") if isinstance(saved, dict) else None
+        if version is None or version.split(".")[:2] != __version__.split(".")[:2]:
+            raise ValueError(
+                f"This trace was written by labkit {version or 'before 0.2'}, and this is labkit "
+                f"{__version__}: span names and attributes differ between versions. Re-run the "
+                "notebook that made it to trace it again.")
+        if not saved["spans"]:
+            raise ValueError("This trace has no spans: was the run inside `with Trace() as run:`?")
+        run = cls()
+        run.spans = [Span(**span) for span in saved["spans"]]
+        return run
 
     def __len__(self) -> int:
         return len(self.spans)

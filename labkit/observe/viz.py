@@ -3,6 +3,7 @@
 sequence_diagram: who sent what to whom, in order (one row per message).
 agent_graph:      who talked to whom, and how often (line width = messages).
 timeline:         when each agent was busy (a Gantt chart of its spans).
+waterfall:        a trace view: every step and model call under its parent, failures in red.
 """
 from __future__ import annotations
 
@@ -107,5 +108,43 @@ def timeline(trace: Trace, *, kind: str = "llm", title: str = "When each agent w
     ax.set_xlabel("seconds since the run started")
     ax.set_title(title)
     ax.grid(axis="x", color="0.9")
+    fig.tight_layout()
+    return fig
+
+
+def waterfall(trace: Trace, *, title: str = "Trace", limit: int = 60):
+    """A trace view: one row per step and model call, indented under its parent, a bar from
+    its start to its end, coloured by agent. A step that raised is red and marked ✗."""
+    if limit < 1:
+        raise ValueError(f"limit={limit}: draw at least 1 span.")
+    spans = [s for s in trace.spans if s.kind in ("step", "llm")][:limit]
+    if not spans:
+        raise ValueError("This trace has no steps: run the agents inside `with Trace() as run:`.")
+    depth, by_id = {}, {s.id: s for s in trace.spans}
+    for span in spans:
+        depth[span.id] = depth.get(span.parent, -1) + 1 if span.parent in by_id else 0
+    agents = list(dict.fromkeys(s.agent for s in spans))
+    colour = {agent: plt.cm.tab10(i % 10) for i, agent in enumerate(agents)}
+    end = max(s.end for s in spans) or 1.0
+    fig, ax = plt.subplots(figsize=(10, 0.26 * len(spans) + 1.2))
+    for row, span in enumerate(spans):
+        failed = bool(span.error)
+        ax.barh(row, max(span.duration, end / 400), left=span.start, height=0.7,
+                color="tab:red" if failed else colour[span.agent], edgecolor="white")
+        label = "  " * depth[span.id] + ("✗ " if failed else "") + (
+            "model call" if span.kind == "llm" else span.name)
+        ax.text(-end / 100, row, label, ha="right", va="center", fontsize=7,
+                color="tab:red" if failed else "black")
+    ax.set_yticks([])
+    ax.set_ylim(len(spans) - 0.4, -0.6)
+    ax.set_xlim(0, end * 1.02)
+    ax.set_xlabel("model seconds since the run started")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colour[a]) for a in agents]
+              + [plt.Rectangle((0, 0), 1, 1, color="tab:red")], labels=agents + ["raised"],
+              fontsize=7, loc="lower right")
+    shown = "" if len(spans) == len([s for s in trace.spans if s.kind in ("step", "llm")]) \
+        else f" (first {limit} spans)"
+    ax.set_title(title + shown)
+    ax.grid(axis="x", color="0.92")
     fig.tight_layout()
     return fig
