@@ -90,7 +90,8 @@ def by_rules(failed: Trace, good: Trace, failed_log: DecisionLog, good_log: Deci
     if number is None:
         return Blame(steps[-1].agent, len(steps) - 1, "rules", "no difference: the last turn")
     index = {turn.id: n for n, turn in enumerate(steps)}
-    sender_turn = {m.id: _turn_of(failed, m, index) for m in failed.messages()}
+    parents = {s.id: s for s in failed.spans}
+    sender_turn = {m.id: _turn_of(m, parents, index) for m in failed.messages()}
     handled = {link for turn in steps for link in turn.links}
     agents = {turn.agent for turn in steps}
     for message in failed.messages():  # rule 1: a message to an agent that never handled it
@@ -129,8 +130,8 @@ def by_rules(failed: Trace, good: Trace, failed_log: DecisionLog, good_log: Deci
         blamed = upstream[0]
 
 
-def _turn_of(run: Trace, span: Span, index: dict[int, int]) -> int | None:
-    parents = {s.id: s for s in run.spans}
+def _turn_of(span: Span, parents: dict[int, Span], index: dict[int, int]) -> int | None:
+    """The step number of the turn `span` happened in."""
     while span is not None and span.id not in index:
         span = parents.get(span.parent)
     return index.get(span.id) if span is not None else None

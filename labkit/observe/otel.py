@@ -143,9 +143,6 @@ class OtlpJsonFile(SpanExporter):
             file.write(json.dumps(request, sort_keys=True) + "\n")
         return SpanExportResult.SUCCESS
 
-    def shutdown(self) -> None:
-        pass
-
 
 def _hex_ids(record: dict) -> None:
     for key in ("traceId", "spanId", "parentSpanId"):

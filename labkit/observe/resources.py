@@ -51,6 +51,7 @@ class Meter:
         self.run, self.limits = run, limits
         self.agents: dict[str, AgentUsage] = defaultdict(lambda: AgentUsage(""))
         self._cpu_at_open: dict[int, float] = {}
+        self._steps: dict[int, Span] = {}  # the step spans seen, to find a step's parents
         self._started_tracemalloc = False
 
     def __enter__(self) -> Meter:
@@ -77,6 +78,7 @@ class Meter:
         if span.kind != "step":
             return
         usage.steps += 1
+        self._steps[span.id] = span
         if self._outermost(span):
             self._cpu_at_open[span.id] = time.process_time()
         limits = self.limits
@@ -107,12 +109,11 @@ class Meter:
 
     def _outermost(self, span: Span) -> bool:
         """A step not inside another step of the same agent: its CPU is counted once."""
-        parents = {s.id: s for s in self.run.spans}
-        parent = parents.get(span.parent)
+        parent = self._steps.get(span.parent)
         while parent is not None:
-            if parent.agent == span.agent and parent.kind == "step":
+            if parent.agent == span.agent:
                 return False
-            parent = parents.get(parent.parent)
+            parent = self._steps.get(parent.parent)
         return True
 
     def frame(self):
